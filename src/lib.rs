@@ -1,1 +1,300 @@
+//! The JavaScript surface of `alipayhk-pay`. Converts JS values, calls the core
+//! (`alipayhk-pay-core`), and maps core errors to coded JS errors. No protocol logic here.
 
+#![deny(clippy::all)]
+
+mod convert;
+mod js_error;
+
+use alipayhk_pay_core::{
+    BuildOptions, Error, Md5Key, OrderParams, RsaPrivateKey, SignType, Signer,
+};
+use convert::{describe, is_nullish, key_bytes_of, options_of, params_of, string_of};
+use js_error::{run, Outcome};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use std::sync::Arc;
+
+/// Every `code` an error from this package can carry.
+#[napi(string_enum = "UPPERCASE")]
+pub enum ErrorCode {
+    /// A parameter the AlipayHK rules require is absent (`err.field` names it).
+    #[napi(value = "ERR_ALIPAYHK_MISSING_PARAM")]
+    MissingParam,
+    /// A parameter's name or value breaks a rule (`err.field` names it).
+    #[napi(value = "ERR_ALIPAYHK_INVALID_PARAM")]
+    InvalidParam,
+    /// A key cannot be used: wrong kind or format, encrypted, too short, empty.
+    #[napi(value = "ERR_ALIPAYHK_INVALID_KEY")]
+    InvalidKey,
+    /// A sign type is unknown or does not agree with the key or the params.
+    #[napi(value = "ERR_ALIPAYHK_SIGN_TYPE")]
+    SignType,
+    /// An argument has the wrong type or shape (`err.field` names it); a `TypeError`.
+    #[napi(value = "ERR_ALIPAYHK_INVALID_ARGUMENT")]
+    InvalidArgument,
+    /// A bug in this package, never the caller's fault.
+    #[napi(value = "ERR_ALIPAYHK_INTERNAL")]
+    Internal,
+}
+
+/// Reads `{ signType, privateKey | md5Key }`, a private-key string, or an `OrderSigner`.
+fn signer_of(env: &Env, key: &Unknown<'_>) -> Outcome<Arc<Signer>> {
+    match key.get_type()? {
+        ValueType::String => {
+            let bytes = key_bytes_of(key, "key")?;
+            let rsa = RsaPrivateKey::parse(bytes.input())?;
+            Ok(Arc::new(Signer::rsa(SignType::Rsa, rsa)?))
+        }
+        ValueType::Object if OrderSigner::instance_of(env, key)? => {
+            let signer: &OrderSigner = unsafe { FromNapiRef::from_napi_ref(env.raw(), key.raw())? };
+            Ok(signer.inner.clone())
+        }
+        ValueType::Object if !key.is_array()? && !key.is_buffer()? => {
+            let object: Object = unsafe { key.cast()? };
+            signer_of_object(&object)
+        }
+        _ => Err(Error::argument(
+            "key",
+            format!(
+                "key must be {{ signType: 'RSA' | 'RSA2', privateKey }}, {{ signType: 'MD5', md5Key }}, a private-key PEM string, or an OrderSigner; got {}",
+                describe(key)?
+            ),
+        )
+        .into()),
+    }
+}
+
+fn signer_of_object(object: &Object<'_>) -> Outcome<Arc<Signer>> {
+    let sign_type: Unknown = object.get_named_property("signType")?;
+    let private_key: Unknown = object.get_named_property("privateKey")?;
+    let md5_key: Unknown = object.get_named_property("md5Key")?;
+    let sign_type = match sign_type.get_type()? {
+        ValueType::String => SignType::parse(&string_of(&sign_type)?.unwrap_or_default())?,
+        ValueType::Undefined | ValueType::Null => {
+            return Err(Error::sign_type(
+                "key.signType is missing: say 'RSA' (SHA1withRSA) or 'RSA2' (SHA256withRSA) with privateKey, or 'MD5' with md5Key",
+            )
+            .into())
+        }
+        _ => {
+            return Err(Error::argument(
+                "key.signType",
+                format!(
+                    "key.signType must be 'RSA', 'RSA2' or 'MD5'; got {}",
+                    describe(&sign_type)?
+                ),
+            )
+            .into())
+        }
+    };
+    let has_private = !is_nullish(&private_key)?;
+    let has_md5 = !is_nullish(&md5_key)?;
+    if has_private && has_md5 {
+        return Err(Error::argument(
+            "key",
+            "key has both privateKey and md5Key; give the one that matches signType",
+        )
+        .into());
+    }
+    match sign_type {
+        SignType::Md5 => {
+            if has_private {
+                return Err(Error::sign_type(
+                    "signType 'MD5' was given with privateKey; MD5 signs with md5Key (the 32-character key from Alipay), or use signType 'RSA' / 'RSA2' with privateKey",
+                )
+                .into());
+            }
+            if md5_key.get_type()? != ValueType::String {
+                return Err(Error::argument(
+                    "key.md5Key",
+                    format!(
+                        "key.md5Key must be a string (the 32-character key from Alipay's merchant portal); got {}",
+                        describe(&md5_key)?
+                    ),
+                )
+                .into());
+            }
+            let text = string_of(&md5_key)?.ok_or_else(|| {
+                Error::key(
+                    "key.md5Key holds a lone UTF-16 surrogate; an MD5 key is letters and digits",
+                )
+            })?;
+            Ok(Arc::new(Signer::md5(Md5Key::new(&text)?)))
+        }
+        SignType::Rsa | SignType::Rsa2 => {
+            if has_md5 {
+                return Err(Error::sign_type(format!(
+                    "signType '{sign_type}' was given with md5Key; RSA and RSA2 sign with privateKey, or use signType 'MD5' with md5Key"
+                ))
+                .into());
+            }
+            let bytes = key_bytes_of(&private_key, "key.privateKey")?;
+            let rsa = RsaPrivateKey::parse(bytes.input())?;
+            Ok(Arc::new(Signer::rsa(sign_type, rsa)?))
+        }
+    }
+}
+
+fn order_params(
+    env: &Env,
+    params: &Unknown<'_>,
+    options: Option<&Unknown<'_>>,
+) -> Outcome<OrderParams> {
+    let options: BuildOptions = options_of(options)?;
+    let raw = params_of(env, params)?;
+    Ok(OrderParams::new(raw, &options)?)
+}
+
+fn content_of(content: &Unknown<'_>) -> Outcome<String> {
+    if content.get_type()? != ValueType::String {
+        return Err(Error::argument(
+            "content",
+            format!("content must be a string; got {}", describe(content)?),
+        )
+        .into());
+    }
+    Ok(string_of(content)?.ok_or_else(|| {
+        Error::argument(
+            "content",
+            "content holds a lone UTF-16 surrogate, which has no UTF-8 form; pass well-formed text",
+        )
+    })?)
+}
+
+/// Builds the signed `orderStr` for `my.tradePay({ orderStr })`.
+///
+/// `params` is a plain object of parameter names to string values, in the order they are
+/// to be signed (`options.sortKeys` sorts them instead). `undefined`, `null` and `''` leave
+/// a parameter out; `total_fee` / `rmb_fee` may be numbers with at most 2 decimals.
+/// `sign` and `sign_type` are appended for you.
+///
+/// @example
+/// ```ts
+/// const orderStr = buildOrderStr(params, { signType: 'RSA2', privateKey: fs.readFileSync('merchant.pem', 'utf8') })
+/// ```
+/// @throws {AlipayHKError} with `code` and, for parameters, `field`.
+#[napi(
+    ts_args_type = "params: OrderParams, key: SigningKey, options?: BuildOptions",
+    ts_return_type = "string"
+)]
+pub fn build_order_str(
+    env: Env,
+    params: Unknown,
+    key: Unknown,
+    options: Option<Unknown>,
+) -> Result<String> {
+    run(&env, || {
+        let order = order_params(&env, &params, options.as_ref())?;
+        let signer = signer_of(&env, &key)?;
+        Ok(signer.sign_order(&order)?.order_str)
+    })
+}
+
+/// The exact string that is signed for `params`: `key="value"` pairs joined with `&`,
+/// without `sign` and `sign_type`. Applies the same rules as `buildOrderStr`.
+#[napi(
+    ts_args_type = "params: OrderParams, options?: BuildOptions",
+    ts_return_type = "string"
+)]
+pub fn pre_sign_string(env: Env, params: Unknown, options: Option<Unknown>) -> Result<String> {
+    run(&env, || {
+        Ok(order_params(&env, &params, options.as_ref())?.pre_sign())
+    })
+}
+
+/// The signature of any text: standard base64 for RSA / RSA2, lowercase hex for MD5.
+/// Not URL-encoded.
+#[napi(
+    ts_args_type = "content: string, key: SigningKey",
+    ts_return_type = "string"
+)]
+pub fn sign_content(env: Env, content: Unknown, key: Unknown) -> Result<String> {
+    run(&env, || {
+        let content = content_of(&content)?;
+        Ok(signer_of(&env, &key)?.sign_content(&content)?)
+    })
+}
+
+/// A merchant key parsed once, for signing many orders.
+///
+/// @example
+/// ```ts
+/// const signer = new OrderSigner({ signType: 'RSA2', privateKey: process.env.ALIPAY_PRIVATE_KEY! })
+/// const orderStr = signer.buildOrderStr(params)
+/// ```
+#[napi]
+pub struct OrderSigner {
+    inner: Arc<Signer>,
+}
+
+#[napi]
+impl OrderSigner {
+    /// Parses and checks the key; throws `ERR_ALIPAYHK_INVALID_KEY` or
+    /// `ERR_ALIPAYHK_SIGN_TYPE` when it cannot be used.
+    #[napi(constructor, ts_args_type = "key: SigningKey")]
+    pub fn new(env: Env, key: Unknown) -> Result<Self> {
+        run(&env, || {
+            Ok(OrderSigner {
+                inner: signer_of(&env, &key)?,
+            })
+        })
+    }
+
+    /// Builds the signed `orderStr` for `params` (see the function `buildOrderStr`).
+    #[napi(
+        ts_args_type = "params: OrderParams, options?: BuildOptions",
+        ts_return_type = "string"
+    )]
+    pub fn build_order_str(
+        &self,
+        env: Env,
+        params: Unknown,
+        options: Option<Unknown>,
+    ) -> Result<String> {
+        run(&env, || {
+            let order = order_params(&env, &params, options.as_ref())?;
+            Ok(self.inner.sign_order(&order)?.order_str)
+        })
+    }
+
+    /// The exact string `buildOrderStr` would sign for `params`.
+    #[napi(
+        ts_args_type = "params: OrderParams, options?: BuildOptions",
+        ts_return_type = "string"
+    )]
+    pub fn pre_sign(&self, env: Env, params: Unknown, options: Option<Unknown>) -> Result<String> {
+        run(&env, || {
+            let order = order_params(&env, &params, options.as_ref())?;
+            self.inner.check_declared_sign_type(&order)?;
+            Ok(order.pre_sign())
+        })
+    }
+
+    /// The signature of any text: base64 (RSA, RSA2) or lowercase hex (MD5), not URL-encoded.
+    #[napi(ts_args_type = "content: string", ts_return_type = "string")]
+    pub fn sign_content(&self, env: Env, content: Unknown) -> Result<String> {
+        run(&env, || {
+            Ok(self.inner.sign_content(&content_of(&content)?)?)
+        })
+    }
+
+    /// `'RSA'`, `'RSA2'` or `'MD5'`.
+    #[napi(getter, ts_return_type = "SignType")]
+    pub fn sign_type(&self) -> &'static str {
+        self.inner.sign_type().as_str()
+    }
+
+    /// The RSA modulus size in bits; `null` for MD5.
+    #[napi(getter)]
+    pub fn key_bits(&self) -> Option<u32> {
+        self.inner.key_bits().map(|b| b as u32)
+    }
+
+    /// SHA-256 hex of the public key's SubjectPublicKeyInfo DER (RSA), or of the MD5 key:
+    /// tells which key is loaded without showing it.
+    #[napi(getter)]
+    pub fn fingerprint(&self) -> String {
+        self.inner.fingerprint()
+    }
+}

@@ -149,8 +149,8 @@ impl Signer {
         }
     }
 
-    /// Signs checked parameters and assembles the orderStr.
-    pub fn sign_order(&self, params: &OrderParams) -> Result<SignedOrder> {
+    /// A `sign_type` among the params must name this signer's type.
+    pub fn check_declared_sign_type(&self, params: &OrderParams) -> Result<()> {
         if let Some(declared) = params.declared_sign_type() {
             if declared != self.sign_type {
                 return Err(Error::with_field(
@@ -163,6 +163,12 @@ impl Signer {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Signs checked parameters and assembles the orderStr.
+    pub fn sign_order(&self, params: &OrderParams) -> Result<SignedOrder> {
+        self.check_declared_sign_type(params)?;
         let pre_sign = params.pre_sign();
         let sign = self.sign_content(&pre_sign)?;
         let order_str = order_str(&pre_sign, &sign, self.sign_type);

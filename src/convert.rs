@@ -1,0 +1,219 @@
+//! JavaScript values in, core types out. No protocol rules here: only shapes and types.
+
+use crate::js_error::Outcome;
+use alipayhk_pay_core::{BuildOptions, Error, KeyInput, ParamValue};
+use napi::bindgen_prelude::*;
+use napi::{JsString, JsValue};
+use std::ptr;
+
+/// What `typeof`-like name a value has, for messages.
+pub fn describe(value: &Unknown<'_>) -> Result<&'static str> {
+    Ok(match value.get_type()? {
+        ValueType::Undefined => "undefined",
+        ValueType::Null => "null",
+        ValueType::Boolean => "a boolean",
+        ValueType::Number => "a number",
+        ValueType::String => "a string",
+        ValueType::Symbol => "a symbol",
+        ValueType::BigInt => "a bigint",
+        ValueType::Function => "a function",
+        ValueType::External => "an external value",
+        ValueType::Object => {
+            if value.is_array()? {
+                "an array"
+            } else if value.is_buffer()? {
+                "a Buffer"
+            } else {
+                "an object"
+            }
+        }
+        _ => "a value of unknown type",
+    })
+}
+
+pub fn is_nullish(value: &Unknown<'_>) -> Result<bool> {
+    Ok(matches!(
+        value.get_type()?,
+        ValueType::Undefined | ValueType::Null
+    ))
+}
+
+/// A JS string as Rust text; `None` when it holds a lone surrogate (it has no UTF-8 form,
+/// and napi's UTF-8 conversion would silently replace it).
+pub fn string_of(value: &Unknown<'_>) -> Result<Option<String>> {
+    let js: JsString = unsafe { value.cast()? };
+    let text = js.into_utf8()?.into_owned()?;
+    // napi's UTF-8 conversion writes U+FFFD for a lone surrogate. Only when one shows up
+    // is the string read again as UTF-16, to tell a real U+FFFD from a replaced surrogate.
+    if !text.contains('\u{FFFD}') {
+        return Ok(Some(text));
+    }
+    let utf16 = js.into_utf16()?;
+    let units = utf16
+        .as_slice()
+        .split_last()
+        .map_or(&[][..], |(_, rest)| rest);
+    Ok(String::from_utf16(units).ok())
+}
+
+/// Own enumerable string-keyed properties, in JavaScript's property order.
+fn own_keys<'env>(env: &'env Env, object: &Object<'env>) -> Result<Vec<(String, Unknown<'env>)>> {
+    let raw_env = env.raw();
+    let mut names = ptr::null_mut();
+    check_status!(unsafe {
+        sys::napi_get_all_property_names(
+            raw_env,
+            object.raw(),
+            sys::KeyCollectionMode::own_only,
+            sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
+            sys::KeyConversion::numbers_to_strings,
+            &mut names,
+        )
+    })?;
+    let names = Object::from_raw(raw_env, names);
+    let len = names.get_array_length()?;
+    let mut out = Vec::with_capacity(len as usize);
+    for i in 0..len {
+        let name: Unknown = names.get_element(i)?;
+        let name_text = match string_of(&name)? {
+            Some(s) => s,
+            // A name with a lone surrogate breaks the name rule anyway; show it replaced.
+            None => "\u{FFFD}".to_owned(),
+        };
+        let mut value = ptr::null_mut();
+        check_status!(unsafe {
+            sys::napi_get_property(raw_env, object.raw(), name.raw(), &mut value)
+        })?;
+        out.push((name_text, unsafe {
+            Unknown::from_raw_unchecked(raw_env, value)
+        }));
+    }
+    Ok(out)
+}
+
+/// The caller's `params` object as the core's list of (name, value).
+pub fn params_of(env: &Env, params: &Unknown<'_>) -> Outcome<Vec<(String, ParamValue)>> {
+    if params.get_type()? != ValueType::Object || params.is_array()? || params.is_buffer()? {
+        return Err(Error::argument(
+            "params",
+            format!(
+                "params must be a plain object of parameter names to string values; got {}",
+                describe(params)?
+            ),
+        )
+        .into());
+    }
+    let object: Object = unsafe { params.cast()? };
+    let mut out = Vec::new();
+    for (name, value) in own_keys(env, &object)? {
+        let v = match value.get_type()? {
+            ValueType::Undefined | ValueType::Null => ParamValue::Absent,
+            ValueType::String => match string_of(&value)? {
+                Some(s) => ParamValue::Text(s),
+                None => ParamValue::LoneSurrogate,
+            },
+            ValueType::Number => {
+                // JavaScript's own shortest form of the number, as String(n) gives it.
+                let s: JsString = value.coerce_to_string()?;
+                ParamValue::Number(s.into_utf8()?.as_str()?.to_owned())
+            }
+            _ => ParamValue::Unsupported(describe(&value)?),
+        };
+        out.push((name, v));
+    }
+    Ok(out)
+}
+
+fn optional_bool(object: &Object<'_>, name: &str, field: &str, default: bool) -> Outcome<bool> {
+    let value: Unknown = object.get_named_property(name)?;
+    match value.get_type()? {
+        ValueType::Undefined => Ok(default),
+        ValueType::Boolean => Ok(value.coerce_to_bool()?),
+        _ => Err(Error::argument(
+            field,
+            format!("{field} must be true or false; got {}", describe(&value)?),
+        )
+        .into()),
+    }
+}
+
+/// `{ sortKeys?: boolean, strict?: boolean }`, or nothing.
+pub fn options_of(options: Option<&Unknown<'_>>) -> Outcome<BuildOptions> {
+    let Some(options) = options else {
+        return Ok(BuildOptions::default());
+    };
+    if is_nullish(options)? {
+        return Ok(BuildOptions::default());
+    }
+    if options.get_type()? != ValueType::Object || options.is_array()? {
+        return Err(Error::argument(
+            "options",
+            format!(
+                "options must be an object such as {{ sortKeys: false, strict: true }}; got {}",
+                describe(options)?
+            ),
+        )
+        .into());
+    }
+    let object: Object = unsafe { options.cast()? };
+    let defaults = BuildOptions::default();
+    let sort_keys = optional_bool(&object, "sortKeys", "options.sortKeys", defaults.sort_keys)?;
+    let strict = optional_bool(&object, "strict", "options.strict", defaults.strict)?;
+    Ok(BuildOptions { sort_keys, strict })
+}
+
+/// Key bytes held while parsing: a string's text or a Buffer's bytes.
+pub enum KeyBytes {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl KeyBytes {
+    pub fn input(&self) -> KeyInput<'_> {
+        match self {
+            KeyBytes::Text(s) => KeyInput::Text(s),
+            KeyBytes::Bytes(b) => KeyInput::Bytes(b),
+        }
+    }
+}
+
+impl Drop for KeyBytes {
+    fn drop(&mut self) {
+        // Best effort: overwrite our copy of the key text before it is freed.
+        match self {
+            KeyBytes::Text(s) => unsafe { s.as_mut_vec().iter_mut().for_each(|b| *b = 0) },
+            KeyBytes::Bytes(b) => b.iter_mut().for_each(|x| *x = 0),
+        }
+    }
+}
+
+/// A key given as a string or a Buffer (or a Uint8Array).
+pub fn key_bytes_of(value: &Unknown<'_>, field: &str) -> Outcome<KeyBytes> {
+    match value.get_type()? {
+        ValueType::String => match string_of(value)? {
+            Some(s) => Ok(KeyBytes::Text(s)),
+            None => Err(Error::key(format!("{field} holds a lone UTF-16 surrogate; a key is ASCII text")).into()),
+        },
+        ValueType::Object if value.is_buffer()? => {
+            let buf: BufferSlice = unsafe { value.cast()? };
+            Ok(KeyBytes::Bytes(buf.to_vec()))
+        }
+        ValueType::Object if value.is_typedarray()? => {
+            let arr: Uint8ArraySlice = unsafe { value.cast()? };
+            Ok(KeyBytes::Bytes(arr.to_vec()))
+        }
+        ValueType::Undefined | ValueType::Null => Err(Error::argument(
+            field,
+            format!("{field} is missing; pass the key as a PEM string, its bare base64 body, or a Buffer"),
+        )
+        .into()),
+        _ => Err(Error::argument(
+            field,
+            format!(
+                "{field} must be a string (PEM or bare base64) or a Buffer (DER or PEM); got {}",
+                describe(value)?
+            ),
+        )
+        .into()),
+    }
+}

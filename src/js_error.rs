@@ -1,0 +1,73 @@
+//! Core errors as JavaScript `Error` objects with a stable `code` and, for parameters,
+//! the offending `field`.
+
+use alipayhk_pay_core::{Error, ErrorCode};
+use napi::bindgen_prelude::*;
+use std::ptr;
+
+/// Builds the JS error for a core error and hands it to napi-rs, which throws it (or, for
+/// a Promise, rejects with it) as is.
+pub fn to_js(env: &Env, err: Error) -> napi::Error {
+    match build(env, &err) {
+        Ok(value) => napi::Error::from(value),
+        // The env could not even make an error object; fall back to napi-rs's own.
+        Err(_) => napi::Error::new(Status::GenericFailure, err.message),
+    }
+}
+
+fn build<'env>(env: &'env Env, err: &Error) -> Result<Unknown<'env>> {
+    let raw_env = env.raw();
+    let code = env.create_string(err.code.as_str())?;
+    let message = env.create_string(&err.message)?;
+    let mut value = ptr::null_mut();
+    let status = unsafe {
+        if err.code == ErrorCode::InvalidArgument {
+            sys::napi_create_type_error(raw_env, code.raw(), message.raw(), &mut value)
+        } else {
+            sys::napi_create_error(raw_env, code.raw(), message.raw(), &mut value)
+        }
+    };
+    if status != sys::Status::napi_ok {
+        return Err(napi::Error::from_status(Status::GenericFailure));
+    }
+    let mut object = Object::from_raw(raw_env, value);
+    if let Some(field) = &err.field {
+        object.set("field", field.as_str())?;
+    }
+    Ok(object.to_unknown())
+}
+
+/// Why a binding call failed: a rule of ours (a coded core error) or the JavaScript engine
+/// itself (an exception already pending, such as a getter that threw).
+pub enum Fail {
+    Core(Error),
+    Js(napi::Error),
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        Fail::Core(e)
+    }
+}
+
+impl From<napi::Error> for Fail {
+    fn from(e: napi::Error) -> Self {
+        Fail::Js(e)
+    }
+}
+
+impl Fail {
+    pub fn into_js(self, env: &Env) -> napi::Error {
+        match self {
+            Fail::Core(e) => to_js(env, e),
+            Fail::Js(e) => e,
+        }
+    }
+}
+
+pub type Outcome<T> = std::result::Result<T, Fail>;
+
+/// Runs a binding body and turns its failure into the JS error to throw.
+pub fn run<T>(env: &Env, body: impl FnOnce() -> Outcome<T>) -> napi::Result<T> {
+    body().map_err(|f| f.into_js(env))
+}
