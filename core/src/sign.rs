@@ -51,7 +51,7 @@ impl RsaSignBackend for RsaPrivateKey {
 }
 
 enum Key {
-    Rsa(RsaPrivateKey),
+    Rsa(Box<RsaPrivateKey>),
     Md5(Md5Key),
 }
 
@@ -91,7 +91,7 @@ impl Signer {
         }
         Ok(Signer {
             sign_type,
-            key: Key::Rsa(key),
+            key: Key::Rsa(Box::new(key)),
         })
     }
 
