@@ -1,0 +1,69 @@
+// Type-checked by `npm test` (tsc --noEmit): how a merchant's TypeScript uses the package.
+// The `@ts-expect-error` lines are the misuses the types must refuse.
+import { readFileSync } from 'node:fs'
+import {
+  buildOrderStr,
+  preSignString,
+  signContent,
+  OrderSigner,
+  type AlipayHKError,
+  type ErrorCode,
+  type OrderParams,
+  type SigningKey,
+  type SignType,
+} from '../..'
+
+const params: OrderParams = {
+  service: 'mobile.securitypay.pay',
+  partner: '2088101568358171',
+  seller_id: '2088101568358171',
+  out_trade_no: 'ORDER-1',
+  subject: '商品名稱',
+  total_fee: '12.50',
+  currency: 'HKD',
+  notify_url: 'https://shop.example.com/alipay/notify',
+  payment_type: '1',
+  _input_charset: 'utf-8',
+  product_code: 'NEW_WAP_OVERSEAS_SELLER',
+  forex_biz: 'FP',
+}
+
+const pem = readFileSync('merchant.pem', 'utf8')
+const rsa2: SigningKey = { signType: 'RSA2', privateKey: pem }
+const der: SigningKey = { signType: 'RSA', privateKey: readFileSync('merchant.der') }
+const md5: SigningKey = { signType: 'MD5', md5Key: 'abc' }
+
+const a: string = buildOrderStr(params, rsa2)
+const b: string = buildOrderStr(params, pem, { sortKeys: true, strict: false })
+const c: string = preSignString(params, { strict: true })
+const d: string = signContent('text', md5)
+
+const signer = new OrderSigner(der)
+const e: string = signer.buildOrderStr(params)
+const f: string = signer.preSign(params)
+const g: string = signer.signContent('x')
+const t: SignType = signer.signType
+const bits: number | null = signer.keyBits
+const fp: string = signer.fingerprint
+const h: string = buildOrderStr({ ...params, total_fee: 12.5 }, signer)
+
+try {
+  buildOrderStr(params, rsa2)
+} catch (err) {
+  const e2 = err as AlipayHKError
+  const code: ErrorCode = e2.code
+  if (code === 'ERR_ALIPAYHK_INVALID_PARAM') console.log(e2.field?.toUpperCase())
+}
+
+// @ts-expect-error: MD5 signs with md5Key, not privateKey
+const wrong1: SigningKey = { signType: 'MD5', privateKey: pem }
+// @ts-expect-error: sign types are upper case
+const wrong2: SigningKey = { signType: 'rsa2', privateKey: pem }
+// @ts-expect-error: booleans are not parameter values
+buildOrderStr({ ...params, body: true }, rsa2)
+// @ts-expect-error: options are an object
+buildOrderStr(params, rsa2, true)
+// @ts-expect-error: not an error code
+const wrong3: ErrorCode = 'ERR_SOMETHING'
+
+export { a, b, c, d, e, f, g, t, bits, fp, h, wrong1, wrong2, wrong3 }
