@@ -86,6 +86,7 @@ impl OrderParams {
                 "sign_type" => {
                     declared_sign_type = Some(SignType::parse(&text).map_err(|mut e| {
                         e.field = Some("sign_type".into());
+                        e.message = format!("sign_type in params: {}", e.message);
                         e
                     })?);
                     continue;
@@ -281,8 +282,9 @@ fn check_strict(params: &[(String, String)]) -> Result<()> {
                         ),
                     ));
                 }
-                // Report the pair once, on the first of the two names.
-                if !present(rule.name) && !present(other) && rule.name < other {
+                // Report the pair once, on total_fee: the message below says the first
+                // name is in `currency` and the other in CNY, which holds only that way round.
+                if !present(rule.name) && !present(other) && rule.name == "total_fee" {
                     return Err(Error::missing(
                         rule.name,
                         format!(
