@@ -70,6 +70,139 @@ export interface AlipayHKError extends Error {
   field?: string
 }
 
+/** An RSA public key: SubjectPublicKeyInfo PEM or bare base64 (`MIGf…`, `MIIBIj…`), PKCS#1 PEM, or DER bytes. */
+export type PublicKeyInput = string | Buffer | Uint8Array
+
+/** The key that checks what Alipay sends: **Alipay's** public key (never your own), or the MD5 key. */
+export type AlipayVerifyKey = { alipayPublicKey: PublicKeyInput } | { md5Key: string }
+
+/** The key that checks an orderStr as Alipay's gateway would: the merchant's own public key, or the MD5 key. */
+export type MerchantVerifyKey = { publicKey: PublicKeyInput } | { md5Key: string }
+
+/**
+ * A notification as received: preferably the raw `application/x-www-form-urlencoded` body
+ * (string or Buffer), else a `URLSearchParams` or an object of fields a framework decoded.
+ */
+export type NotifyBody = string | Buffer | Uint8Array | URLSearchParams | Record<string, string>
+
+/**
+ * Why a check failed. Stable strings. Notifications and results use the first four;
+ * `verifyOrderStr` also names the mistakes of Alipay's documented sample.
+ */
+export type VerifyReason =
+  | 'BAD_SIGNATURE'
+  | 'MISSING_SIGN'
+  | 'UNSUPPORTED_SIGN_TYPE'
+  | 'MALFORMED'
+  | 'SIGN_NOT_URL_ENCODED'
+  | 'SIGN_TYPE_MISMATCH'
+  | 'METHOD_INSTEAD_OF_SERVICE'
+  | 'DUPLICATE_PARAM'
+  | 'TEXT_OUTSIDE_QUOTES'
+  | 'UNQUOTED_VALUE'
+
+/** The outcome of `verifyNotify`. Trust `params` only when `ok` is true. */
+export interface NotifyVerification {
+  ok: boolean
+  /** Why it failed, when `ok` is false. */
+  reason?: 'BAD_SIGNATURE' | 'MISSING_SIGN' | 'UNSUPPORTED_SIGN_TYPE' | 'MALFORMED'
+  /** A sentence for logs, when `ok` is false. Never holds key material. */
+  message?: string
+  /** `sign_type` as sent (`''` when absent). */
+  signType: string
+  /** Every field as decoded, `sign` and `sign_type` included (empty when the body was malformed). */
+  params: Record<string, string>
+}
+
+/** The outcome of `verifyTradePayResult`. */
+export interface TradePayVerification {
+  ok: boolean
+  reason?: 'BAD_SIGNATURE' | 'MISSING_SIGN' | 'UNSUPPORTED_SIGN_TYPE' | 'MALFORMED'
+  message?: string
+  /** Verified, `success="true"`, and `resultStatus` 9000 where one was given. */
+  success: boolean
+  /** The `resultStatus` of the whole text, when the whole text was given. */
+  resultStatus?: string
+  signType: string
+  /** The result's parameters without their quotes. */
+  params: Record<string, string>
+}
+
+/** An orderStr taken apart by `parseOrderStr`. */
+export interface ParsedOrderStr {
+  /** The signed parameters in order, `sign` and `sign_type` left out. */
+  params: Array<[string, string]>
+  /** The exact string the signature covers. */
+  preSign: string
+  /** The signature, URL-decoded (`''` when absent). */
+  sign: string
+  /** `sign_type` as written (`''` when absent). */
+  signType: string
+}
+
+/** One mistake `verifyOrderStr` found. */
+export interface OrderStrMistake {
+  reason: VerifyReason
+  message: string
+}
+
+/** The outcome of `verifyOrderStr`: `ok` when there is no mistake and the signature verifies. */
+export interface OrderStrVerification {
+  ok: boolean
+  /** The first mistake's reason. */
+  reason?: VerifyReason
+  message?: string
+  mistakes: OrderStrMistake[]
+}
+
+/** Your own order, to hold a verified notification against. Only the fields given are compared. */
+export interface ExpectedOrder {
+  outTradeNo?: string
+  /** Compared as a decimal: `'0.1'` equals `'0.10'`. */
+  totalFee?: string | number
+  currency?: string
+  /** Compared with the notification's `seller_id`. */
+  sellerId?: string
+}
+
+/** The resultCode values `my.tradePay` reports, with what each means. */
+export type TradePayResultCode = '9000' | '8000' | '4000' | '5000' | '6001' | '6002' | '6004'
+
+/** The resultCode table of `my.tradePay` (9000 success, 6001 cancelled, …). */
+export declare const TRADE_PAY_RESULT_CODES: Readonly<Record<TradePayResultCode, string>>
+
+/** `new AlipayHK(config)`: one merchant account. */
+export type AlipayHKConfig = {
+  /** 16 digits starting with 2088. */
+  partner: string
+  /** Defaults to `partner`. */
+  sellerId?: string
+  /** Alipay's public key, from the merchant portal: needed to verify notifications and results (RSA). */
+  alipayPublicKey?: PublicKeyInput
+} & ({ signType: 'RSA' | 'RSA2'; privateKey: PrivateKeyInput } | { signType: 'MD5'; md5Key: string })
+
+/** An order for `AlipayHK#buildOrderStr`. */
+export interface AlipayHKOrder {
+  /** Your unique order number: 1 to 64 of `A-Z a-z 0-9 _ -`. */
+  outTradeNo: string
+  /** Shown to the payer; at most 256 characters. */
+  subject: string
+  body?: string
+  /** A decimal string such as `'12.50'` (a number with at most 2 decimals is accepted). */
+  totalFee: string | number
+  /** ISO 4217; default `'HKD'`. */
+  currency?: string
+  /** The absolute http(s) URL Alipay POSTs the notification to. */
+  notifyUrl: string
+  returnUrl?: string
+  /** `it_b_pay`: `30m`, `2h`, `1d`, `1c` … */
+  timeout?: string
+  /** Default `'ALIPAYHK'`. */
+  paymentInst?: 'ALIPAYHK' | 'ALIPAYCN'
+  /** More parameters, written after the others. */
+  extra?: Record<string, string | undefined>
+}
+
 
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
@@ -78,6 +211,46 @@ export interface AlipayHKError extends Error {
  * can point the loader at a WASI artifact this package does not build itself.
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
+
+/**
+ * One merchant account: keys parsed once, fixed parameters filled in for you.
+ *
+ * @example
+ * ```ts
+ * const alipay = new AlipayHK({
+ *   partner: '2088101568358171',
+ *   signType: 'RSA2',
+ *   privateKey: fs.readFileSync('merchant_private_key.pem', 'utf8'),
+ *   alipayPublicKey: fs.readFileSync('alipay_public_key.pem', 'utf8'),
+ * })
+ * const orderStr = alipay.buildOrderStr({ outTradeNo: 'A1', subject: '商品', totalFee: '12.50', notifyUrl: 'https://shop.example.com/alipay/notify' })
+ * ```
+ */
+export declare class AlipayHK {
+  /**
+   * Parses and checks the keys. Refuses an `alipayPublicKey` that is the merchant's own
+   * public key (the most common cause of failed verification).
+   */
+  constructor(config: AlipayHKConfig)
+  /**
+   * Builds the orderStr for a typed order; `service`, `partner`, `seller_id`,
+   * `_input_charset`, `payment_type`, `product_code`, `forex_biz` are filled in, `currency`
+   * defaults to HKD and `paymentInst` to ALIPAYHK. Errors name the wire parameter in `field`.
+   */
+  buildOrderStr(order: AlipayHKOrder, options?: BuildOptions): string
+  /** Checks a notification with Alipay's public key (or the MD5 key); see `verifyNotify`. */
+  verifyNotify(body: NotifyBody): NotifyVerification
+  /** Checks a tradePay result with Alipay's public key; see `verifyTradePayResult`. */
+  verifyTradePayResult(result: string): TradePayVerification
+  /** The partner ID. */
+  get partner(): string
+  /** The seller ID written into orders (the partner ID unless configured). */
+  get sellerId(): string
+  /** `'RSA'`, `'RSA2'` or `'MD5'`. */
+  get signType(): SignType
+  /** SHA-256 hex of the merchant's public key (or of the MD5 key). */
+  get fingerprint(): string
+}
 
 /**
  * A merchant key parsed once, for signing many orders.
@@ -127,8 +300,34 @@ export declare class OrderSigner {
  */
 export declare function buildOrderStr(params: OrderParams, key: SigningKey, options?: BuildOptions): string
 
+/**
+ * Every way a verified notification disagrees with your own order: `out_trade_no`,
+ * `total_fee` (as decimals: `0.1` equals `0.10`), `currency` and the seller. Empty when
+ * all agree. Only the fields you give in `expected` are compared.
+ */
+export declare function checkNotifyMatchesOrder(params: Record<string, string>, expected: ExpectedOrder): string[]
+
 /** Every `code` an error from this package can carry. */
 export type ErrorCode = 'ERR_ALIPAYHK_MISSING_PARAM' | 'ERR_ALIPAYHK_INVALID_PARAM' | 'ERR_ALIPAYHK_INVALID_KEY' | 'ERR_ALIPAYHK_SIGN_TYPE' | 'ERR_ALIPAYHK_INVALID_ARGUMENT' | 'ERR_ALIPAYHK_INTERNAL'
+
+/**
+ * `trade_status` is TRADE_SUCCESS or TRADE_FINISHED (cross-border accounts report a paid
+ * order as TRADE_FINISHED). Use it on verified params only.
+ */
+export declare function isPaid(params: Record<string, string>): boolean
+
+/**
+ * The URL of the notify_verify check: a GET to it answers `true` for a genuine `notify_id`.
+ * `gateway` defaults to `https://intlmapi.alipay.com/gateway.do`.
+ */
+export declare function notifyVerifyUrl(partner: string, notifyId: string, gateway?: string): string
+
+/**
+ * Takes an orderStr apart: its signed parameters in order, the exact pre-sign string,
+ * the signature (URL-decoded) and the sign type. Throws `ERR_ALIPAYHK_INVALID_PARAM`
+ * (field `orderStr`) when the text has no `key="value"` structure.
+ */
+export declare function parseOrderStr(orderStr: string): ParsedOrderStr
 
 /**
  * The exact string that is signed for `params`: `key="value"` pairs joined with `&`,
@@ -141,3 +340,31 @@ export declare function preSignString(params: OrderParams, options?: BuildOption
  * Not URL-encoded.
  */
 export declare function signContent(content: string, key: SigningKey): string
+
+/**
+ * Checks an asynchronous notification. Give the raw `application/x-www-form-urlencoded`
+ * body (string or Buffer) when you can: it is decoded exactly once, `+` as a space, nothing
+ * trimmed. An object or `URLSearchParams` a framework already decoded also works.
+ *
+ * `key` is Alipay's public key (`{ alipayPublicKey }`, never your own) or `{ md5Key }`.
+ * A bad signature returns `ok: false` with a `reason`; only an unusable key or a wrong
+ * argument type throws.
+ */
+export declare function verifyNotify(body: NotifyBody, key: AlipayVerifyKey): NotifyVerification
+
+/**
+ * Checks an orderStr as Alipay's gateway would, with the merchant's own public key
+ * (`{ publicKey }`) or `{ md5Key }`, and names every known mistake it finds
+ * (`METHOD_INSTEAD_OF_SERVICE`, `SIGN_NOT_URL_ENCODED`, `SIGN_TYPE_MISMATCH`, …).
+ * For tests and for diagnosing "sign check fail".
+ */
+export declare function verifyOrderStr(orderStr: string, key: MerchantVerifyKey): OrderStrVerification
+
+/**
+ * Checks the result string of `my.tradePay` / the native SDK: the whole
+ * `resultStatus={…};memo={…};result={…}` text, or its `result`. `sign_type` and `sign` are
+ * cut off and the rest verified byte for byte with Alipay's public key. `success` is true
+ * only when it verifies, says `success="true"`, and `resultStatus` (if given) is 9000.
+ * The notification, not this, is what proves payment.
+ */
+export declare function verifyTradePayResult(result: string, key: { alipayPublicKey: PublicKeyInput }): TradePayVerification

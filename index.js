@@ -835,8 +835,16 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.AlipayHK = nativeBinding.AlipayHK
 module.exports.OrderSigner = nativeBinding.OrderSigner
 module.exports.buildOrderStr = nativeBinding.buildOrderStr
+module.exports.checkNotifyMatchesOrder = nativeBinding.checkNotifyMatchesOrder
 module.exports.ErrorCode = nativeBinding.ErrorCode
+module.exports.isPaid = nativeBinding.isPaid
+module.exports.notifyVerifyUrl = nativeBinding.notifyVerifyUrl
+module.exports.parseOrderStr = nativeBinding.parseOrderStr
 module.exports.preSignString = nativeBinding.preSignString
 module.exports.signContent = nativeBinding.signContent
+module.exports.verifyNotify = nativeBinding.verifyNotify
+module.exports.verifyOrderStr = nativeBinding.verifyOrderStr
+module.exports.verifyTradePayResult = nativeBinding.verifyTradePayResult

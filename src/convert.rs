@@ -106,22 +106,31 @@ pub fn params_of(env: &Env, params: &Unknown<'_>) -> Outcome<Vec<(String, ParamV
     let object: Object = unsafe { params.cast()? };
     let mut out = Vec::new();
     for (name, value) in own_keys(env, &object)? {
-        let v = match value.get_type()? {
-            ValueType::Undefined | ValueType::Null => ParamValue::Absent,
-            ValueType::String => match string_of(&value)? {
-                Some(s) => ParamValue::Text(s),
-                None => ParamValue::LoneSurrogate,
-            },
-            ValueType::Number => {
-                // JavaScript's own shortest form of the number, as String(n) gives it.
-                let s: JsString = value.coerce_to_string()?;
-                ParamValue::Number(s.into_utf8()?.as_str()?.to_owned())
-            }
-            _ => ParamValue::Unsupported(describe(&value)?),
-        };
-        out.push((name, v));
+        out.push((name, param_value_of(&value)?));
     }
     Ok(out)
+}
+
+/// One parameter value; the core decides what is allowed where.
+pub fn param_value_of(value: &Unknown<'_>) -> Result<ParamValue> {
+    Ok(match value.get_type()? {
+        ValueType::Undefined | ValueType::Null => ParamValue::Absent,
+        ValueType::String => match string_of(value)? {
+            Some(s) => ParamValue::Text(s),
+            None => ParamValue::LoneSurrogate,
+        },
+        ValueType::Number => {
+            // JavaScript's own shortest form of the number, as String(n) gives it.
+            let s: JsString = value.coerce_to_string()?;
+            ParamValue::Number(s.into_utf8()?.as_str()?.to_owned())
+        }
+        _ => ParamValue::Unsupported(describe(value)?),
+    })
+}
+
+/// Own enumerable string keys of an object, for checking a config or order for unknown names.
+pub fn own_key_names(env: &Env, object: &Object<'_>) -> Result<Vec<String>> {
+    Ok(own_keys(env, object)?.into_iter().map(|(k, _)| k).collect())
 }
 
 fn optional_bool(object: &Object<'_>, name: &str, field: &str, default: bool) -> Outcome<bool> {
@@ -216,4 +225,89 @@ pub fn key_bytes_of(value: &Unknown<'_>, field: &str) -> Outcome<KeyBytes> {
         )
         .into()),
     }
+}
+
+/// A JS object of own data properties, defined (not assigned), so that a name such as
+/// `__proto__` in untrusted input is a plain key and never reaches a setter.
+pub fn record_of<'env>(env: &'env Env, pairs: &[(String, String)]) -> Result<Object<'env>> {
+    let raw_env = env.raw();
+    let mut object = ptr::null_mut();
+    check_status!(unsafe { sys::napi_create_object(raw_env, &mut object) })?;
+    let mut descriptors = Vec::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        descriptors.push(sys::napi_property_descriptor {
+            utf8name: ptr::null(),
+            name: env.create_string(name)?.raw(),
+            method: None,
+            getter: None,
+            setter: None,
+            value: env.create_string(value)?.raw(),
+            attributes: sys::PropertyAttributes::writable
+                | sys::PropertyAttributes::enumerable
+                | sys::PropertyAttributes::configurable,
+            data: ptr::null_mut(),
+        });
+    }
+    if !descriptors.is_empty() {
+        check_status!(unsafe {
+            sys::napi_define_properties(raw_env, object, descriptors.len(), descriptors.as_ptr())
+        })?;
+    }
+    Ok(Object::from_raw(raw_env, object))
+}
+
+/// Why a decoded-form object could not be read as name/value text.
+pub struct NotText(pub String);
+
+/// An object of decoded fields (what a framework's body parser gives) as (name, value)
+/// pairs; a non-string value (an array for a repeated name, a nested object) is `NotText`.
+pub fn text_pairs_of(
+    env: &Env,
+    object: &Object<'_>,
+) -> Outcome<std::result::Result<Vec<(String, String)>, NotText>> {
+    let mut out = Vec::new();
+    for (name, value) in own_keys(env, object)? {
+        match value.get_type()? {
+            ValueType::String => match string_of(&value)? {
+                Some(s) => out.push((name, s)),
+                None => {
+                    return Ok(Err(NotText(format!(
+                        "{name:?} holds a lone UTF-16 surrogate"
+                    ))))
+                }
+            },
+            _ if value.is_array()? => {
+                return Ok(Err(NotText(format!(
+                    "{name:?} is given more than once (an array)"
+                ))))
+            }
+            _ => {
+                return Ok(Err(NotText(format!(
+                    "{name:?} is {}, not text",
+                    describe(&value)?
+                ))))
+            }
+        }
+    }
+    Ok(Ok(out))
+}
+
+/// `value instanceof globalThis[name]`.
+pub fn is_instance_of_global(env: &Env, value: &Unknown<'_>, name: &str) -> Result<bool> {
+    let global = env.get_global()?;
+    let ctor: Unknown = global.get_named_property(name)?;
+    if ctor.get_type()? != ValueType::Function {
+        return Ok(false);
+    }
+    let mut result = false;
+    check_status!(unsafe {
+        sys::napi_instanceof(env.raw(), value.raw(), ctor.raw(), &mut result)
+    })?;
+    Ok(result)
+}
+
+/// Calls `value.toString()`.
+pub fn to_string_method(value: &Unknown<'_>) -> Result<Option<String>> {
+    let s = value.coerce_to_string()?;
+    string_of(&s.to_unknown())
 }

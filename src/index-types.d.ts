@@ -70,3 +70,136 @@ export interface AlipayHKError extends Error {
   field?: string
 }
 
+/** An RSA public key: SubjectPublicKeyInfo PEM or bare base64 (`MIGf…`, `MIIBIj…`), PKCS#1 PEM, or DER bytes. */
+export type PublicKeyInput = string | Buffer | Uint8Array
+
+/** The key that checks what Alipay sends: **Alipay's** public key (never your own), or the MD5 key. */
+export type AlipayVerifyKey = { alipayPublicKey: PublicKeyInput } | { md5Key: string }
+
+/** The key that checks an orderStr as Alipay's gateway would: the merchant's own public key, or the MD5 key. */
+export type MerchantVerifyKey = { publicKey: PublicKeyInput } | { md5Key: string }
+
+/**
+ * A notification as received: preferably the raw `application/x-www-form-urlencoded` body
+ * (string or Buffer), else a `URLSearchParams` or an object of fields a framework decoded.
+ */
+export type NotifyBody = string | Buffer | Uint8Array | URLSearchParams | Record<string, string>
+
+/**
+ * Why a check failed. Stable strings. Notifications and results use the first four;
+ * `verifyOrderStr` also names the mistakes of Alipay's documented sample.
+ */
+export type VerifyReason =
+  | 'BAD_SIGNATURE'
+  | 'MISSING_SIGN'
+  | 'UNSUPPORTED_SIGN_TYPE'
+  | 'MALFORMED'
+  | 'SIGN_NOT_URL_ENCODED'
+  | 'SIGN_TYPE_MISMATCH'
+  | 'METHOD_INSTEAD_OF_SERVICE'
+  | 'DUPLICATE_PARAM'
+  | 'TEXT_OUTSIDE_QUOTES'
+  | 'UNQUOTED_VALUE'
+
+/** The outcome of `verifyNotify`. Trust `params` only when `ok` is true. */
+export interface NotifyVerification {
+  ok: boolean
+  /** Why it failed, when `ok` is false. */
+  reason?: 'BAD_SIGNATURE' | 'MISSING_SIGN' | 'UNSUPPORTED_SIGN_TYPE' | 'MALFORMED'
+  /** A sentence for logs, when `ok` is false. Never holds key material. */
+  message?: string
+  /** `sign_type` as sent (`''` when absent). */
+  signType: string
+  /** Every field as decoded, `sign` and `sign_type` included (empty when the body was malformed). */
+  params: Record<string, string>
+}
+
+/** The outcome of `verifyTradePayResult`. */
+export interface TradePayVerification {
+  ok: boolean
+  reason?: 'BAD_SIGNATURE' | 'MISSING_SIGN' | 'UNSUPPORTED_SIGN_TYPE' | 'MALFORMED'
+  message?: string
+  /** Verified, `success="true"`, and `resultStatus` 9000 where one was given. */
+  success: boolean
+  /** The `resultStatus` of the whole text, when the whole text was given. */
+  resultStatus?: string
+  signType: string
+  /** The result's parameters without their quotes. */
+  params: Record<string, string>
+}
+
+/** An orderStr taken apart by `parseOrderStr`. */
+export interface ParsedOrderStr {
+  /** The signed parameters in order, `sign` and `sign_type` left out. */
+  params: Array<[string, string]>
+  /** The exact string the signature covers. */
+  preSign: string
+  /** The signature, URL-decoded (`''` when absent). */
+  sign: string
+  /** `sign_type` as written (`''` when absent). */
+  signType: string
+}
+
+/** One mistake `verifyOrderStr` found. */
+export interface OrderStrMistake {
+  reason: VerifyReason
+  message: string
+}
+
+/** The outcome of `verifyOrderStr`: `ok` when there is no mistake and the signature verifies. */
+export interface OrderStrVerification {
+  ok: boolean
+  /** The first mistake's reason. */
+  reason?: VerifyReason
+  message?: string
+  mistakes: OrderStrMistake[]
+}
+
+/** Your own order, to hold a verified notification against. Only the fields given are compared. */
+export interface ExpectedOrder {
+  outTradeNo?: string
+  /** Compared as a decimal: `'0.1'` equals `'0.10'`. */
+  totalFee?: string | number
+  currency?: string
+  /** Compared with the notification's `seller_id`. */
+  sellerId?: string
+}
+
+/** The resultCode values `my.tradePay` reports, with what each means. */
+export type TradePayResultCode = '9000' | '8000' | '4000' | '5000' | '6001' | '6002' | '6004'
+
+/** The resultCode table of `my.tradePay` (9000 success, 6001 cancelled, …). */
+export declare const TRADE_PAY_RESULT_CODES: Readonly<Record<TradePayResultCode, string>>
+
+/** `new AlipayHK(config)`: one merchant account. */
+export type AlipayHKConfig = {
+  /** 16 digits starting with 2088. */
+  partner: string
+  /** Defaults to `partner`. */
+  sellerId?: string
+  /** Alipay's public key, from the merchant portal: needed to verify notifications and results (RSA). */
+  alipayPublicKey?: PublicKeyInput
+} & ({ signType: 'RSA' | 'RSA2'; privateKey: PrivateKeyInput } | { signType: 'MD5'; md5Key: string })
+
+/** An order for `AlipayHK#buildOrderStr`. */
+export interface AlipayHKOrder {
+  /** Your unique order number: 1 to 64 of `A-Z a-z 0-9 _ -`. */
+  outTradeNo: string
+  /** Shown to the payer; at most 256 characters. */
+  subject: string
+  body?: string
+  /** A decimal string such as `'12.50'` (a number with at most 2 decimals is accepted). */
+  totalFee: string | number
+  /** ISO 4217; default `'HKD'`. */
+  currency?: string
+  /** The absolute http(s) URL Alipay POSTs the notification to. */
+  notifyUrl: string
+  returnUrl?: string
+  /** `it_b_pay`: `30m`, `2h`, `1d`, `1c` … */
+  timeout?: string
+  /** Default `'ALIPAYHK'`. */
+  paymentInst?: 'ALIPAYHK' | 'ALIPAYCN'
+  /** More parameters, written after the others. */
+  extra?: Record<string, string | undefined>
+}
+

@@ -4,7 +4,9 @@
 #![deny(clippy::all)]
 
 mod convert;
+mod front;
 mod js_error;
+mod verify_api;
 
 use alipayhk_pay_core::{
     BuildOptions, Error, Md5Key, OrderParams, RsaPrivateKey, SignType, Signer,
@@ -39,7 +41,7 @@ pub enum ErrorCode {
 }
 
 /// Reads `{ signType, privateKey | md5Key }`, a private-key string, or an `OrderSigner`.
-fn signer_of(env: &Env, key: &Unknown<'_>) -> Outcome<Arc<Signer>> {
+pub(crate) fn signer_of(env: &Env, key: &Unknown<'_>) -> Outcome<Arc<Signer>> {
     match key.get_type()? {
         ValueType::String => {
             let bytes = key_bytes_of(key, "key")?;
@@ -47,7 +49,10 @@ fn signer_of(env: &Env, key: &Unknown<'_>) -> Outcome<Arc<Signer>> {
             Ok(Arc::new(Signer::rsa(SignType::Rsa, rsa)?))
         }
         ValueType::Object if OrderSigner::instance_of(env, key)? => {
-            let signer: &OrderSigner = unsafe { FromNapiRef::from_napi_ref(env.raw(), key.raw())? };
+            // `FromNapiRef` only works inside napi-rs's generated argument conversion (it
+            // needs a native borrow scope); `ClassInstance` unwraps without one.
+            let signer: ClassInstance<OrderSigner> =
+                unsafe { ClassInstance::from_napi_value(env.raw(), key.raw())? };
             Ok(signer.inner.clone())
         }
         ValueType::Object if !key.is_array()? && !key.is_buffer()? => {
@@ -65,7 +70,7 @@ fn signer_of(env: &Env, key: &Unknown<'_>) -> Outcome<Arc<Signer>> {
     }
 }
 
-fn signer_of_object(object: &Object<'_>) -> Outcome<Arc<Signer>> {
+pub(crate) fn signer_of_object(object: &Object<'_>) -> Outcome<Arc<Signer>> {
     let sign_type: Unknown = object.get_named_property("signType")?;
     let private_key: Unknown = object.get_named_property("privateKey")?;
     let md5_key: Unknown = object.get_named_property("md5Key")?;

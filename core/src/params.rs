@@ -10,13 +10,14 @@ use crate::rules::{self, ParamRule, Presence, ValueRule, JSON_PARAM, SERVICE_ALI
 use crate::sign_type::SignType;
 
 /// One value as the caller passed it, before any rule is applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum ParamValue {
     /// A string.
     Text(String),
     /// A number, as JavaScript's own shortest form of it (`String(n)`).
     Number(String),
     /// `undefined`, `null` or nothing: the parameter is left out.
+    #[default]
     Absent,
     /// A string holding a lone UTF-16 surrogate, which has no UTF-8 form.
     LoneSurrogate,

@@ -1,0 +1,396 @@
+//! Checking what Alipay sends back: notifications, tradePay results, and orderStr
+//! diagnosis. Conversion only; the rules are in the core.
+
+use crate::convert::{
+    describe, is_instance_of_global, is_nullish, key_bytes_of, record_of, string_of, text_pairs_of,
+    to_string_method,
+};
+use crate::js_error::{run, Outcome};
+use alipayhk_pay_core::merchant::{self, ExpectedOrder};
+use alipayhk_pay_core::notify::{self, NotifyVerification};
+use alipayhk_pay_core::order_str::{self, TradePayVerification};
+use alipayhk_pay_core::{Error, Failure, Md5Key, Reason, RsaPublicKey, VerifyKey};
+use napi::bindgen_prelude::*;
+use napi::JsValue;
+use napi_derive::napi;
+
+/// The body of a notification as bytes to decode, or fields already decoded.
+pub enum NotifyBody {
+    Raw(Vec<u8>),
+    Decoded(Vec<(String, String)>),
+    /// Fields that cannot be read as text (an array for a repeated name, …).
+    Unreadable(String),
+}
+
+pub fn notify_body_of(env: &Env, body: &Unknown<'_>) -> Outcome<NotifyBody> {
+    match body.get_type()? {
+        ValueType::String => Ok(match string_of(body)? {
+            Some(s) => NotifyBody::Raw(s.into_bytes()),
+            None => NotifyBody::Unreadable("the body holds a lone UTF-16 surrogate".into()),
+        }),
+        ValueType::Object if body.is_buffer()? => {
+            let buf: BufferSlice = unsafe { body.cast()? };
+            Ok(NotifyBody::Raw(buf.to_vec()))
+        }
+        ValueType::Object if body.is_typedarray()? => {
+            let arr: Uint8ArraySlice = unsafe { body.cast()? };
+            Ok(NotifyBody::Raw(arr.to_vec()))
+        }
+        ValueType::Object if is_instance_of_global(env, body, "URLSearchParams")? => {
+            // Its own serialisation is lossless; decoding that once gives back its fields,
+            // and a repeated name stays visible.
+            Ok(match to_string_method(body)? {
+                Some(s) => NotifyBody::Raw(s.into_bytes()),
+                None => NotifyBody::Unreadable("the URLSearchParams hold a lone UTF-16 surrogate".into()),
+            })
+        }
+        ValueType::Object if !body.is_array()? => {
+            let object: Object = unsafe { body.cast()? };
+            Ok(match text_pairs_of(env, &object)? {
+                Ok(pairs) => NotifyBody::Decoded(pairs),
+                Err(e) => NotifyBody::Unreadable(e.0),
+            })
+        }
+        _ => Err(Error::argument(
+            "body",
+            format!(
+                "body must be the raw form body (string or Buffer), a URLSearchParams, or an object of decoded fields; got {}",
+                describe(body)?
+            ),
+        )
+        .into()),
+    }
+}
+
+/// `{ alipayPublicKey }` or `{ md5Key }` (or, for an orderStr, `{ publicKey }`).
+pub fn verify_key_of(key: &Unknown<'_>, public_key_name: &str, arg: &str) -> Outcome<VerifyKey> {
+    let wrong = || -> Outcome<VerifyKey> {
+        Err(Error::argument(
+            arg,
+            format!(
+                "{arg} must be {{ {public_key_name}: string | Buffer }} or {{ md5Key: string }}; got {}",
+                describe(key)?
+            ),
+        )
+        .into())
+    };
+    if key.get_type()? != ValueType::Object || key.is_array()? || key.is_buffer()? {
+        return wrong();
+    }
+    let object: Object = unsafe { key.cast()? };
+    let public: Unknown = object.get_named_property(public_key_name)?;
+    let md5: Unknown = object.get_named_property("md5Key")?;
+    match (is_nullish(&public)?, is_nullish(&md5)?) {
+        (false, false) => Err(Error::argument(
+            arg,
+            format!("{arg} has both {public_key_name} and md5Key; give the one that matches the sign_type"),
+        )
+        .into()),
+        (false, true) => {
+            let field = format!("{arg}.{public_key_name}");
+            let bytes = key_bytes_of(&public, &field)?;
+            Ok(VerifyKey::Rsa(RsaPublicKey::parse(bytes.input())?))
+        }
+        (true, false) => Ok(VerifyKey::Md5(md5_key_of(&md5, &format!("{arg}.md5Key"))?)),
+        (true, true) => wrong(),
+    }
+}
+
+pub fn md5_key_of(value: &Unknown<'_>, field: &str) -> Outcome<Md5Key> {
+    if value.get_type()? != ValueType::String {
+        return Err(Error::argument(
+            field,
+            format!("{field} must be a string (the 32-character key from Alipay's merchant portal); got {}", describe(value)?),
+        )
+        .into());
+    }
+    let text = string_of(value)?.ok_or_else(|| {
+        Error::key(format!(
+            "{field} holds a lone UTF-16 surrogate; an MD5 key is letters and digits"
+        ))
+    })?;
+    Ok(Md5Key::new(&text)?)
+}
+
+pub fn verify_notify_with(body: NotifyBody, key: &VerifyKey) -> NotifyVerification {
+    match body {
+        NotifyBody::Raw(bytes) => notify::verify_notify_body(&bytes, key),
+        NotifyBody::Decoded(pairs) => notify::verify_notify_params(pairs, key),
+        NotifyBody::Unreadable(why) => NotifyVerification {
+            failure: Some(Failure::new(Reason::Malformed, why)),
+            sign_type: String::new(),
+            params: Vec::new(),
+        },
+    }
+}
+
+fn set_failure(object: &mut Object<'_>, failure: &Option<Failure>) -> Result<()> {
+    object.set("ok", failure.is_none())?;
+    if let Some(f) = failure {
+        object.set("reason", f.reason.as_str())?;
+        object.set("message", f.message.as_str())?;
+    }
+    Ok(())
+}
+
+pub fn notify_result<'env>(env: &'env Env, v: &NotifyVerification) -> Result<Object<'env>> {
+    let mut out = Object::new(env)?;
+    set_failure(&mut out, &v.failure)?;
+    out.set("signType", v.sign_type.as_str())?;
+    out.set("params", record_of(env, &v.params)?)?;
+    Ok(out)
+}
+
+pub fn trade_pay_result<'env>(env: &'env Env, v: &TradePayVerification) -> Result<Object<'env>> {
+    let mut out = Object::new(env)?;
+    set_failure(&mut out, &v.failure)?;
+    out.set("success", v.success)?;
+    if let Some(s) = &v.result_status {
+        out.set("resultStatus", s.as_str())?;
+    }
+    out.set("signType", v.sign_type.as_str())?;
+    out.set("params", record_of(env, &v.params)?)?;
+    Ok(out)
+}
+
+pub fn text_arg(value: &Unknown<'_>, field: &str) -> Outcome<String> {
+    if value.get_type()? != ValueType::String {
+        return Err(Error::argument(
+            field,
+            format!("{field} must be a string; got {}", describe(value)?),
+        )
+        .into());
+    }
+    Ok(string_of(value)?.ok_or_else(|| {
+        Error::argument(
+            field,
+            format!("{field} holds a lone UTF-16 surrogate, which has no UTF-8 form"),
+        )
+    })?)
+}
+
+/// Checks an asynchronous notification. Give the raw `application/x-www-form-urlencoded`
+/// body (string or Buffer) when you can: it is decoded exactly once, `+` as a space, nothing
+/// trimmed. An object or `URLSearchParams` a framework already decoded also works.
+///
+/// `key` is Alipay's public key (`{ alipayPublicKey }`, never your own) or `{ md5Key }`.
+/// A bad signature returns `ok: false` with a `reason`; only an unusable key or a wrong
+/// argument type throws.
+#[napi(
+    ts_args_type = "body: NotifyBody, key: AlipayVerifyKey",
+    ts_return_type = "NotifyVerification"
+)]
+pub fn verify_notify<'env>(env: &'env Env, body: Unknown, key: Unknown) -> Result<Object<'env>> {
+    run(env, || {
+        let key = verify_key_of(&key, "alipayPublicKey", "key")?;
+        let body = notify_body_of(env, &body)?;
+        let v = verify_notify_with(body, &key);
+        Ok(notify_result(env, &v)?)
+    })
+}
+
+/// Checks the result string of `my.tradePay` / the native SDK: the whole
+/// `resultStatus={…};memo={…};result={…}` text, or its `result`. `sign_type` and `sign` are
+/// cut off and the rest verified byte for byte with Alipay's public key. `success` is true
+/// only when it verifies, says `success="true"`, and `resultStatus` (if given) is 9000.
+/// The notification, not this, is what proves payment.
+#[napi(
+    ts_args_type = "result: string, key: { alipayPublicKey: PublicKeyInput }",
+    ts_return_type = "TradePayVerification"
+)]
+pub fn verify_trade_pay_result<'env>(
+    env: &'env Env,
+    result: Unknown,
+    key: Unknown,
+) -> Result<Object<'env>> {
+    run(env, || {
+        let key = verify_key_of(&key, "alipayPublicKey", "key")?;
+        let text = text_arg(&result, "result")?;
+        Ok(trade_pay_result(
+            env,
+            &order_str::verify_trade_pay_result(&text, &key),
+        )?)
+    })
+}
+
+/// Takes an orderStr apart: its signed parameters in order, the exact pre-sign string,
+/// the signature (URL-decoded) and the sign type. Throws `ERR_ALIPAYHK_INVALID_PARAM`
+/// (field `orderStr`) when the text has no `key="value"` structure.
+#[napi(ts_args_type = "orderStr: string", ts_return_type = "ParsedOrderStr")]
+pub fn parse_order_str<'env>(env: &'env Env, order_str: Unknown) -> Result<Object<'env>> {
+    run(env, || {
+        let text = text_arg(&order_str, "orderStr")?;
+        let parsed = order_str::parse_order_str(&text)?;
+        let mut out = Object::new(env)?;
+        let mut params = env.create_array(parsed.params.len() as u32)?;
+        for (i, (k, v)) in parsed.params.iter().enumerate() {
+            params.set(i as u32, vec![k.as_str(), v.as_str()])?;
+        }
+        out.set("params", params)?;
+        out.set("preSign", parsed.pre_sign)?;
+        out.set("sign", parsed.sign)?;
+        out.set("signType", parsed.sign_type)?;
+        Ok(out)
+    })
+}
+
+/// Checks an orderStr as Alipay's gateway would, with the merchant's own public key
+/// (`{ publicKey }`) or `{ md5Key }`, and names every known mistake it finds
+/// (`METHOD_INSTEAD_OF_SERVICE`, `SIGN_NOT_URL_ENCODED`, `SIGN_TYPE_MISMATCH`, …).
+/// For tests and for diagnosing "sign check fail".
+#[napi(
+    ts_args_type = "orderStr: string, key: MerchantVerifyKey",
+    ts_return_type = "OrderStrVerification"
+)]
+pub fn verify_order_str<'env>(
+    env: &'env Env,
+    order_str: Unknown,
+    key: Unknown,
+) -> Result<Object<'env>> {
+    run(env, || {
+        let key = verify_key_of(&key, "publicKey", "key")?;
+        let text = text_arg(&order_str, "orderStr")?;
+        let mistakes = order_str::diagnose_order_str(&text, &key);
+        let mut out = Object::new(env)?;
+        set_failure(&mut out, &mistakes.first().cloned())?;
+        let mut list = env.create_array(mistakes.len() as u32)?;
+        for (i, m) in mistakes.iter().enumerate() {
+            let mut item = Object::new(env)?;
+            item.set("reason", m.reason.as_str())?;
+            item.set("message", m.message.as_str())?;
+            list.set(i as u32, item)?;
+        }
+        out.set("mistakes", list)?;
+        Ok(out)
+    })
+}
+
+fn optional_text(object: &Object<'_>, name: &str, field: &str) -> Outcome<Option<String>> {
+    let value: Unknown = object.get_named_property(name)?;
+    match value.get_type()? {
+        ValueType::Undefined | ValueType::Null => Ok(None),
+        ValueType::String => Ok(Some(text_arg(&value, field)?)),
+        ValueType::Number => Ok(Some(value.coerce_to_string()?.into_utf8()?.into_owned()?)),
+        _ => Err(Error::argument(
+            field,
+            format!("{field} must be a string; got {}", describe(&value)?),
+        )
+        .into()),
+    }
+}
+
+fn params_arg(env: &Env, params: &Unknown<'_>) -> Outcome<Vec<(String, String)>> {
+    if params.get_type()? != ValueType::Object || params.is_array()? {
+        return Err(Error::argument(
+            "params",
+            format!(
+                "params must be the params of a verified notification; got {}",
+                describe(params)?
+            ),
+        )
+        .into());
+    }
+    let object: Object = unsafe { params.cast()? };
+    match text_pairs_of(env, &object)? {
+        Ok(p) => Ok(p),
+        Err(e) => {
+            Err(Error::argument("params", format!("params must hold text values: {}", e.0)).into())
+        }
+    }
+}
+
+/// Every way a verified notification disagrees with your own order: `out_trade_no`,
+/// `total_fee` (as decimals: `0.1` equals `0.10`), `currency` and the seller. Empty when
+/// all agree. Only the fields you give in `expected` are compared.
+#[napi(
+    ts_args_type = "params: Record<string, string>, expected: ExpectedOrder",
+    ts_return_type = "string[]"
+)]
+pub fn check_notify_matches_order(
+    env: Env,
+    params: Unknown,
+    expected: Unknown,
+) -> Result<Vec<String>> {
+    run(&env, || {
+        let params = params_arg(&env, &params)?;
+        if expected.get_type()? != ValueType::Object || expected.is_array()? {
+            return Err(Error::argument(
+                "expected",
+                format!(
+                    "expected must be {{ outTradeNo, totalFee, currency, sellerId }}; got {}",
+                    describe(&expected)?
+                ),
+            )
+            .into());
+        }
+        let e: Object = unsafe { expected.cast()? };
+        let expected = ExpectedOrder {
+            out_trade_no: optional_text(&e, "outTradeNo", "expected.outTradeNo")?,
+            total_fee: optional_text(&e, "totalFee", "expected.totalFee")?,
+            currency: optional_text(&e, "currency", "expected.currency")?,
+            seller_id: optional_text(&e, "sellerId", "expected.sellerId")?,
+        };
+        Ok(merchant::check_notify_matches_order(&params, &expected))
+    })
+}
+
+/// `trade_status` is TRADE_SUCCESS or TRADE_FINISHED (cross-border accounts report a paid
+/// order as TRADE_FINISHED). Use it on verified params only.
+#[napi(ts_args_type = "params: Record<string, string>")]
+pub fn is_paid(env: Env, params: Unknown) -> Result<bool> {
+    run(&env, || Ok(notify::is_paid(&params_arg(&env, &params)?)))
+}
+
+/// Alipay's gateway for the notify_verify check, unless you pass another.
+pub const DEFAULT_GATEWAY: &str = "https://intlmapi.alipay.com/gateway.do";
+
+/// The URL of the notify_verify check: a GET to it answers `true` for a genuine `notify_id`.
+/// `gateway` defaults to `https://intlmapi.alipay.com/gateway.do`.
+#[napi(ts_args_type = "partner: string, notifyId: string, gateway?: string")]
+pub fn notify_verify_url(
+    env: Env,
+    partner: Unknown,
+    notify_id: Unknown,
+    gateway: Option<Unknown>,
+) -> Result<String> {
+    run(&env, || {
+        let partner = text_arg(&partner, "partner")?;
+        if !(partner.len() == 16
+            && partner.starts_with("2088")
+            && partner.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(
+                Error::invalid("partner", "partner must be 16 digits starting with 2088").into(),
+            );
+        }
+        let notify_id = text_arg(&notify_id, "notifyId")?;
+        if notify_id.is_empty() {
+            return Err(Error::invalid(
+                "notifyId",
+                "notifyId is empty; pass the notification's notify_id",
+            )
+            .into());
+        }
+        let gateway = match &gateway {
+            Some(g) if !is_nullish(g)? => text_arg(g, "gateway")?,
+            _ => DEFAULT_GATEWAY.to_owned(),
+        };
+        if !(gateway.starts_with("https://") || gateway.starts_with("http://")) {
+            return Err(Error::invalid("gateway", "gateway must be an http(s) URL").into());
+        }
+        Ok(merchant::notify_verify_url(&gateway, &partner, &notify_id))
+    })
+}
+
+/// Puts `TRADE_PAY_RESULT_CODES` on the module: the resultCode table of `my.tradePay`.
+#[napi(module_exports)]
+pub fn module_exports(mut exports: Object, env: Env) -> Result<()> {
+    let pairs: Vec<(String, String)> = merchant::TRADE_PAY_RESULT_CODES
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let table = record_of(&env, &pairs)?;
+    check_status!(unsafe { sys::napi_object_freeze(env.raw(), table.raw()) })?;
+    exports.set("TRADE_PAY_RESULT_CODES", table)?;
+    Ok(())
+}
