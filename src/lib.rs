@@ -4,9 +4,9 @@
 #![deny(clippy::all)]
 
 mod convert;
-mod front;
+pub mod front;
 mod js_error;
-mod verify_api;
+pub mod verify_api;
 
 use alipayhk_pay_core::{
     BuildOptions, Error, Md5Key, OrderParams, RsaPrivateKey, SignType, Signer,
