@@ -164,7 +164,7 @@ function httpGetText(url, timeoutMs) {
  * @param {string} [options.notifyBaseUrl]    the address Alipay reaches this server at; default its own URL
  * @param {string} [options.gatewayUrl]       when given, each notify_id is confirmed with notify_verify there
  * @param {(line: string) => void} [options.log]
- * @returns {Promise<{ url: string, port: number, close(): Promise<void> }>}
+ * @returns {Promise<{ url: string, port: number, notifyUrl: string, partner: string, ledgerFile: string, close(): Promise<void> }>}
  */
 async function startMerchantServer(options = {}) {
   if (!options.dataDir) throw new TypeError('startMerchantServer needs dataDir')
@@ -346,6 +346,7 @@ async function startMerchantServer(options = {}) {
     url,
     port,
     notifyUrl,
+    partner: alipay.partner,
     ledgerFile: ledger.file,
     close() {
       if (!closing) {
