@@ -240,14 +240,21 @@ async function startSimulator(options = {}) {
     })
   }
 
-  /** Resolves with the first n scheduled notifications the merchant acknowledged with `success`. */
-  function waitForNotifications(n = 1, { timeoutMs = 10000 } = {}) {
-    return waitFor(() => deliveries.filter((d) => d.kind === 'scheduled' && d.acknowledged), n, 'waitForNotifications', timeoutMs)
+  const forOrder = (outTradeNo) => (d) => outTradeNo === undefined || d.outTradeNo === outTradeNo
+
+  /**
+   * Resolves with the first n scheduled notifications the merchant acknowledged with `success`
+   * (of one order when outTradeNo is given); rejects after timeoutMs, listing what happened.
+   */
+  function waitForNotifications(n = 1, { timeoutMs = 10000, outTradeNo } = {}) {
+    const mine = forOrder(outTradeNo)
+    return waitFor(() => deliveries.filter((d) => d.kind === 'scheduled' && d.acknowledged && mine(d)), n, 'waitForNotifications', timeoutMs)
   }
 
-  /** Resolves once n scheduled tries (answered or not) have been made. */
-  function waitForDeliveries(n = 1, { timeoutMs = 10000 } = {}) {
-    return waitFor(() => deliveries.filter((d) => d.kind === 'scheduled'), n, 'waitForDeliveries', timeoutMs)
+  /** Resolves once n scheduled tries, answered or not, have been made (of one order when outTradeNo is given). */
+  function waitForDeliveries(n = 1, { timeoutMs = 10000, outTradeNo } = {}) {
+    const mine = forOrder(outTradeNo)
+    return waitFor(() => deliveries.filter((d) => d.kind === 'scheduled' && mine(d)), n, 'waitForDeliveries', timeoutMs)
   }
 
   function notifyVerify(query) {

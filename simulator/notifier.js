@@ -109,21 +109,12 @@ class Notifier {
     notification.attempts = 0
     const attempt = async () => {
       if (this.closed) return
-      const delivery = await this.deliver(notification, { kind: 'scheduled' })
-      if (this.closed) return
-      if (delivery.acknowledged) {
-        notification.state = 'acknowledged'
-        return
-      }
-      const wait = this.retryDelaysMs[notification.attempts - 1]
-      if (wait === undefined) {
-        notification.state = 'gave_up'
-        return
-      }
+      await this.deliver(notification, { kind: 'scheduled' })
+      if (this.closed || notification.state !== 'pending') return
       const timer = setTimeout(() => {
         this.timers.delete(timer)
         attempt()
-      }, wait)
+      }, this.retryDelaysMs[notification.attempts - 1])
       // Never the only thing keeping a process alive: close() clears it anyway.
       timer.unref()
       this.timers.add(timer)
@@ -147,6 +138,11 @@ class Notifier {
       response: outcome.response,
       error: outcome.error,
       acknowledged: outcome.response === 'success',
+    }
+    // The state is settled before anyone waiting on onDelivery looks at it.
+    if (kind === 'scheduled') {
+      if (delivery.acknowledged) notification.state = 'acknowledged'
+      else if (notification.attempts > this.retryDelaysMs.length) notification.state = 'gave_up'
     }
     if (!this.closed) this.onDelivery(delivery)
     return delivery
