@@ -178,6 +178,13 @@ pub enum KeyBytes {
 }
 
 impl KeyBytes {
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            KeyBytes::Text(s) => s.as_bytes(),
+            KeyBytes::Bytes(b) => b,
+        }
+    }
+
     pub fn input(&self) -> KeyInput<'_> {
         match self {
             KeyBytes::Text(s) => KeyInput::Text(s),

@@ -165,6 +165,48 @@ impl AlipayHK {
         })
     }
 
+    /// `buildOrderStr` on the libuv thread pool; bad input rejects at once.
+    #[napi(
+        ts_args_type = "order: AlipayHKOrder, options?: AsyncBuildOptions",
+        ts_return_type = "Promise<string>"
+    )]
+    pub fn build_order_str_async<'env>(
+        &self,
+        env: &'env Env,
+        order: Unknown,
+        options: Option<Unknown>,
+    ) -> Result<Unknown<'env>> {
+        let prepared = (|| {
+            let params = self.order_params(env, &order, options.as_ref())?;
+            let signal = crate::tasks::signal_of(env, options.as_ref())?;
+            Ok((
+                crate::tasks::SignOrderTask::new(self.signer.clone(), params),
+                signal,
+            ))
+        })();
+        crate::tasks::promise(env, prepared)
+    }
+
+    /// `verifyNotify` on the libuv thread pool.
+    #[napi(
+        ts_args_type = "body: NotifyBody, options?: { signal?: AbortSignal }",
+        ts_return_type = "Promise<NotifyVerification>"
+    )]
+    pub fn verify_notify_async<'env>(
+        &self,
+        env: &'env Env,
+        body: Unknown,
+        options: Option<Unknown>,
+    ) -> Result<Unknown<'env>> {
+        let prepared = (|| {
+            let key = self.alipay_key("verifyNotifyAsync")?;
+            let body = notify_body_of(env, &body)?;
+            let signal = crate::tasks::signal_of(env, options.as_ref())?;
+            Ok((crate::tasks::VerifyNotifyTask::new(key, body), signal))
+        })();
+        crate::tasks::promise(env, prepared)
+    }
+
     /// Checks a notification with Alipay's public key (or the MD5 key); see `verifyNotify`.
     #[napi(
         ts_args_type = "body: NotifyBody",

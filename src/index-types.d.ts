@@ -53,6 +53,11 @@ export interface BuildOptions {
   strict?: boolean
 }
 
+/** Options of the async calls: those of the sync call, and a signal that cancels work not yet started. */
+export interface AsyncBuildOptions extends BuildOptions {
+  signal?: AbortSignal
+}
+
 /** An RSA private key: PKCS#8 or PKCS#1 PEM, the bare base64 body of either, or DER bytes. */
 export type PrivateKeyInput = string | Buffer | Uint8Array
 

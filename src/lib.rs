@@ -6,11 +6,14 @@
 mod convert;
 pub mod front;
 mod js_error;
+pub mod tasks;
 pub mod verify_api;
 
+use alipayhk_pay_core::key_cache::{KeyCache, DEFAULT_CAPACITY};
 use alipayhk_pay_core::{
     BuildOptions, Error, Md5Key, OrderParams, RsaPrivateKey, SignType, Signer,
 };
+use convert::KeyBytes;
 use convert::{describe, is_nullish, key_bytes_of, options_of, params_of, string_of};
 use js_error::{run, Outcome};
 use napi::bindgen_prelude::*;
@@ -40,13 +43,23 @@ pub enum ErrorCode {
     Internal,
 }
 
+/// Private keys already parsed, found by a digest of their bytes (never the bytes).
+static SIGNERS: KeyCache<Signer> = KeyCache::new(DEFAULT_CAPACITY);
+
+/// An RSA signer for these key bytes, parsed once and then taken from the cache.
+fn cached_rsa_signer(sign_type: SignType, bytes: &KeyBytes) -> Outcome<Arc<Signer>> {
+    let digest = KeyCache::<Signer>::digest(sign_type.as_str(), bytes.as_bytes());
+    Ok(SIGNERS.get_or_insert_with(digest, || {
+        Signer::rsa(sign_type, RsaPrivateKey::parse(bytes.input())?)
+    })?)
+}
+
 /// Reads `{ signType, privateKey | md5Key }`, a private-key string, or an `OrderSigner`.
 pub(crate) fn signer_of(env: &Env, key: &Unknown<'_>) -> Outcome<Arc<Signer>> {
     match key.get_type()? {
         ValueType::String => {
             let bytes = key_bytes_of(key, "key")?;
-            let rsa = RsaPrivateKey::parse(bytes.input())?;
-            Ok(Arc::new(Signer::rsa(SignType::Rsa, rsa)?))
+            cached_rsa_signer(SignType::Rsa, &bytes)
         }
         ValueType::Object if OrderSigner::instance_of(env, key)? => {
             // `FromNapiRef` only works inside napi-rs's generated argument conversion (it
@@ -135,8 +148,7 @@ pub(crate) fn signer_of_object(object: &Object<'_>) -> Outcome<Arc<Signer>> {
                 .into());
             }
             let bytes = key_bytes_of(&private_key, "key.privateKey")?;
-            let rsa = RsaPrivateKey::parse(bytes.input())?;
-            Ok(Arc::new(Signer::rsa(sign_type, rsa)?))
+            cached_rsa_signer(sign_type, &bytes)
         }
     }
 }
@@ -194,6 +206,28 @@ pub fn build_order_str(
         let signer = signer_of(&env, &key)?;
         Ok(signer.sign_order(&order)?.order_str)
     })
+}
+
+/// `buildOrderStr` on the libuv thread pool, off the event loop. Arguments are checked
+/// first: bad input rejects at once with the same `code` and `field`. `options.signal`
+/// (an `AbortSignal`) cancels the work if it has not started.
+#[napi(
+    ts_args_type = "params: OrderParams, key: SigningKey, options?: AsyncBuildOptions",
+    ts_return_type = "Promise<string>"
+)]
+pub fn build_order_str_async<'env>(
+    env: &'env Env,
+    params: Unknown,
+    key: Unknown,
+    options: Option<Unknown>,
+) -> Result<Unknown<'env>> {
+    let prepared = (|| {
+        let order = order_params(env, &params, options.as_ref())?;
+        let signer = signer_of(env, &key)?;
+        let signal = tasks::signal_of(env, options.as_ref())?;
+        Ok((tasks::SignOrderTask::new(signer, order), signal))
+    })();
+    tasks::promise(env, prepared)
 }
 
 /// The exact string that is signed for `params`: `key="value"` pairs joined with `&`,
@@ -261,6 +295,25 @@ impl OrderSigner {
             let order = order_params(&env, &params, options.as_ref())?;
             Ok(self.inner.sign_order(&order)?.order_str)
         })
+    }
+
+    /// `buildOrderStr` on the libuv thread pool; see the function `buildOrderStrAsync`.
+    #[napi(
+        ts_args_type = "params: OrderParams, options?: AsyncBuildOptions",
+        ts_return_type = "Promise<string>"
+    )]
+    pub fn build_order_str_async<'env>(
+        &self,
+        env: &'env Env,
+        params: Unknown,
+        options: Option<Unknown>,
+    ) -> Result<Unknown<'env>> {
+        let prepared = (|| {
+            let order = order_params(env, &params, options.as_ref())?;
+            let signal = tasks::signal_of(env, options.as_ref())?;
+            Ok((tasks::SignOrderTask::new(self.inner.clone(), order), signal))
+        })();
+        tasks::promise(env, prepared)
     }
 
     /// The exact string `buildOrderStr` would sign for `params`.

@@ -6,6 +6,7 @@ use crate::convert::{
     to_string_method,
 };
 use crate::js_error::{run, Outcome};
+use alipayhk_pay_core::key_cache::{KeyCache, DEFAULT_CAPACITY};
 use alipayhk_pay_core::merchant::{self, ExpectedOrder};
 use alipayhk_pay_core::notify::{self, NotifyVerification};
 use alipayhk_pay_core::order_str::{self, TradePayVerification};
@@ -13,6 +14,7 @@ use alipayhk_pay_core::{Error, Failure, Md5Key, Reason, RsaPublicKey, VerifyKey}
 use napi::bindgen_prelude::*;
 use napi::JsValue;
 use napi_derive::napi;
+use std::sync::Arc;
 
 /// The body of a notification as bytes to decode, or fields already decoded.
 pub enum NotifyBody {
@@ -62,9 +64,16 @@ pub fn notify_body_of(env: &Env, body: &Unknown<'_>) -> Outcome<NotifyBody> {
     }
 }
 
+/// Public keys already parsed, found by a digest of their bytes.
+static PUBLIC_KEYS: KeyCache<VerifyKey> = KeyCache::new(DEFAULT_CAPACITY);
+
 /// `{ alipayPublicKey }` or `{ md5Key }` (or, for an orderStr, `{ publicKey }`).
-pub fn verify_key_of(key: &Unknown<'_>, public_key_name: &str, arg: &str) -> Outcome<VerifyKey> {
-    let wrong = || -> Outcome<VerifyKey> {
+pub fn verify_key_of(
+    key: &Unknown<'_>,
+    public_key_name: &str,
+    arg: &str,
+) -> Outcome<Arc<VerifyKey>> {
+    let wrong = || -> Outcome<Arc<VerifyKey>> {
         Err(Error::argument(
             arg,
             format!(
@@ -89,9 +98,12 @@ pub fn verify_key_of(key: &Unknown<'_>, public_key_name: &str, arg: &str) -> Out
         (false, true) => {
             let field = format!("{arg}.{public_key_name}");
             let bytes = key_bytes_of(&public, &field)?;
-            Ok(VerifyKey::Rsa(RsaPublicKey::parse(bytes.input())?))
+            let digest = KeyCache::<VerifyKey>::digest("public", bytes.as_bytes());
+            Ok(PUBLIC_KEYS.get_or_insert_with(digest, || {
+                RsaPublicKey::parse(bytes.input()).map(VerifyKey::Rsa)
+            })?)
         }
-        (true, false) => Ok(VerifyKey::Md5(md5_key_of(&md5, &format!("{arg}.md5Key"))?)),
+        (true, false) => Ok(Arc::new(VerifyKey::Md5(md5_key_of(&md5, &format!("{arg}.md5Key"))?))),
         (true, true) => wrong(),
     }
 }
@@ -187,6 +199,27 @@ pub fn verify_notify<'env>(env: &'env Env, body: Unknown, key: Unknown) -> Resul
         let v = verify_notify_with(body, &key);
         Ok(notify_result(env, &v)?)
     })
+}
+
+/// `verifyNotify` on the libuv thread pool. A wrong argument or an unusable key rejects at
+/// once; `options.signal` cancels the check if it has not started.
+#[napi(
+    ts_args_type = "body: NotifyBody, key: AlipayVerifyKey, options?: { signal?: AbortSignal }",
+    ts_return_type = "Promise<NotifyVerification>"
+)]
+pub fn verify_notify_async<'env>(
+    env: &'env Env,
+    body: Unknown,
+    key: Unknown,
+    options: Option<Unknown>,
+) -> Result<Unknown<'env>> {
+    let prepared = (|| {
+        let key = verify_key_of(&key, "alipayPublicKey", "key")?;
+        let body = notify_body_of(env, &body)?;
+        let signal = crate::tasks::signal_of(env, options.as_ref())?;
+        Ok((crate::tasks::VerifyNotifyTask::new(key, body), signal))
+    })();
+    crate::tasks::promise(env, prepared)
 }
 
 /// Checks the result string of `my.tradePay` / the native SDK: the whole

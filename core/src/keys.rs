@@ -192,9 +192,41 @@ fn looks_encrypted(der: &[u8]) -> bool {
         || head.windows(PKCS12_PBE.len()).any(|w| w == PKCS12_PBE)
 }
 
+/// Which implementation holds a private key and signs with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// RustCrypto's `rsa`: pure Rust, blinded.
+    RustCrypto,
+    /// OpenSSL (vendored, static): constant-time and blinded, several times faster.
+    #[cfg(feature = "openssl")]
+    OpenSsl,
+}
+
+impl Backend {
+    /// The backend `RsaPrivateKey::parse` uses: OpenSSL when it is compiled in.
+    #[cfg(feature = "openssl")]
+    pub const DEFAULT: Backend = Backend::OpenSsl;
+    #[cfg(not(feature = "openssl"))]
+    pub const DEFAULT: Backend = Backend::RustCrypto;
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Backend::RustCrypto => "rustcrypto",
+            #[cfg(feature = "openssl")]
+            Backend::OpenSsl => "openssl",
+        }
+    }
+}
+
+pub(crate) enum PrivateImpl {
+    RustCrypto(Box<rsa::PrivateKey>),
+    #[cfg(feature = "openssl")]
+    OpenSsl(openssl::pkey::PKey<openssl::pkey::Private>),
+}
+
 /// A merchant's RSA private key, parsed and checked.
 pub struct RsaPrivateKey {
-    inner: rsa::PrivateKey,
+    inner: PrivateImpl,
     bits: usize,
     public_der: Vec<u8>,
 }
@@ -206,8 +238,13 @@ impl fmt::Debug for RsaPrivateKey {
 }
 
 impl RsaPrivateKey {
-    /// Reads a private key in any format of PROTOCOL.md section 6.
+    /// Reads a private key in any format of PROTOCOL.md section 6, for the default backend.
     pub fn parse(input: KeyInput<'_>) -> Result<RsaPrivateKey> {
+        Self::parse_with(input, Backend::DEFAULT)
+    }
+
+    /// Reads a private key for the given backend.
+    pub fn parse_with(input: KeyInput<'_>, backend: Backend) -> Result<RsaPrivateKey> {
         const WHAT: &str = "private key";
         let Decoded::Der(der, label) = decode(input, WHAT)?;
         match label.as_deref() {
@@ -238,10 +275,10 @@ impl RsaPrivateKey {
                 )))
             }
         }
-        Self::from_der(&der, label.as_deref())
+        Self::from_der(&der, label.as_deref(), backend)
     }
 
-    fn from_der(der: &[u8], label: Option<&str>) -> Result<RsaPrivateKey> {
+    fn from_der(der: &[u8], label: Option<&str>, backend: Backend) -> Result<RsaPrivateKey> {
         const WHAT: &str = "private key";
         // PKCS#8 first (unless the label says PKCS#1), then PKCS#1.
         if label != Some("RSA PRIVATE KEY") {
@@ -252,11 +289,11 @@ impl RsaPrivateKey {
                         algorithm_name(&info.algorithm.oid)
                     )));
                 }
-                return Self::from_pkcs1(info.private_key.as_bytes());
+                return Self::from_pkcs1(info.private_key.as_bytes(), backend);
             }
         }
         if RsaPrivateKeyRef::from_der(der).is_ok() {
-            return Self::from_pkcs1(der);
+            return Self::from_pkcs1(der, backend);
         }
         if label == Some("RSA PRIVATE KEY") {
             return Err(Error::key(
@@ -280,24 +317,52 @@ impl RsaPrivateKey {
         )))
     }
 
-    fn from_pkcs1(der: &[u8]) -> Result<RsaPrivateKey> {
+    fn from_pkcs1(der: &[u8], backend: Backend) -> Result<RsaPrivateKey> {
         let damaged = || {
             Error::key("the RSA private key is malformed (its numbers are inconsistent); the key text may be truncated or damaged")
         };
         let parsed = RsaPrivateKeyRef::from_der(der).map_err(|_| damaged())?;
         let bits = bit_len(parsed.modulus.as_bytes());
         check_bits(bits, "private key")?;
-        let inner = rsa::PrivateKey::try_from(parsed).map_err(|_| damaged())?;
-        let public_der = inner
-            .to_public_key()
-            .to_public_key_der()
-            .map_err(|_| Error::internal("could not encode the public half of the private key"))?
-            .into_vec();
+        let encode_failed =
+            || Error::internal("could not encode the public half of the private key");
+        let (inner, public_der) = match backend {
+            Backend::RustCrypto => {
+                let key = rsa::PrivateKey::try_from(parsed).map_err(|_| damaged())?;
+                let public_der = key
+                    .to_public_key()
+                    .to_public_key_der()
+                    .map_err(|_| encode_failed())?
+                    .into_vec();
+                (PrivateImpl::RustCrypto(Box::new(key)), public_der)
+            }
+            #[cfg(feature = "openssl")]
+            Backend::OpenSsl => {
+                let rsa = openssl::rsa::Rsa::private_key_from_der(der).map_err(|_| damaged())?;
+                // p·q = n, d·e ≡ 1 and the CRT values agree: a damaged key is refused here
+                // rather than signing garbage.
+                if !rsa.check_key().unwrap_or(false) {
+                    return Err(damaged());
+                }
+                let pkey = openssl::pkey::PKey::from_rsa(rsa).map_err(|_| damaged())?;
+                let public_der = pkey.public_key_to_der().map_err(|_| encode_failed())?;
+                (PrivateImpl::OpenSsl(pkey), public_der)
+            }
+        };
         Ok(RsaPrivateKey {
             inner,
             bits,
             public_der,
         })
+    }
+
+    /// The backend that holds this key.
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            PrivateImpl::RustCrypto(_) => Backend::RustCrypto,
+            #[cfg(feature = "openssl")]
+            PrivateImpl::OpenSsl(_) => Backend::OpenSsl,
+        }
     }
 
     pub fn bits(&self) -> usize {
@@ -314,7 +379,7 @@ impl RsaPrivateKey {
         sha256_hex(&self.public_der)
     }
 
-    pub(crate) fn rsa(&self) -> &rsa::PrivateKey {
+    pub(crate) fn implementation(&self) -> &PrivateImpl {
         &self.inner
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod form;
+pub mod key_cache;
 pub mod keys;
 pub mod merchant;
 pub mod notify;
@@ -15,7 +16,7 @@ pub mod sign_type;
 pub mod verify;
 
 pub use error::{Error, ErrorCode, Result};
-pub use keys::{KeyInput, Md5Key, RsaPrivateKey, RsaPublicKey};
+pub use keys::{Backend, KeyInput, Md5Key, RsaPrivateKey, RsaPublicKey};
 pub use params::{BuildOptions, OrderParams, ParamValue};
 pub use sign::{HashAlg, RsaSignBackend, SignedOrder, Signer};
 pub use sign_type::SignType;

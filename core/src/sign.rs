@@ -2,7 +2,7 @@
 //! into an orderStr (PROTOCOL.md section 3).
 
 use crate::error::{Error, Result};
-use crate::keys::{Md5Key, RsaPrivateKey};
+use crate::keys::{Md5Key, PrivateImpl, RsaPrivateKey};
 use crate::params::OrderParams;
 use crate::sign_type::SignType;
 use base64ct::{Base64, Encoding};
@@ -33,21 +33,50 @@ pub trait RsaSignBackend: Send + Sync {
     fn sign_pkcs1v15(&self, hash: HashAlg, message: &[u8]) -> Result<Vec<u8>>;
 }
 
-/// The pure-Rust backend: RustCrypto's `rsa`, with blinding.
+/// Each key signs with the backend it was parsed for (`Backend`).
 impl RsaSignBackend for RsaPrivateKey {
     fn sign_pkcs1v15(&self, hash: HashAlg, message: &[u8]) -> Result<Vec<u8>> {
-        let result = match hash {
-            HashAlg::Sha1 => self.rsa().sign(
-                rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),
-                &sha1::Sha1::digest(message),
-            ),
-            HashAlg::Sha256 => self.rsa().sign(
-                rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
-                &sha2::Sha256::digest(message),
-            ),
-        };
-        result.map_err(|_| Error::internal("the RSA signing operation failed"))
+        match self.implementation() {
+            PrivateImpl::RustCrypto(key) => rustcrypto_sign(key, hash, message),
+            #[cfg(feature = "openssl")]
+            PrivateImpl::OpenSsl(key) => openssl_sign(key, hash, message),
+        }
     }
+}
+
+/// The pure-Rust backend: RustCrypto's `rsa`, with blinding.
+fn rustcrypto_sign(key: &rsa::PrivateKey, hash: HashAlg, message: &[u8]) -> Result<Vec<u8>> {
+    let result = match hash {
+        HashAlg::Sha1 => key.sign(
+            rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),
+            &sha1::Sha1::digest(message),
+        ),
+        HashAlg::Sha256 => key.sign(
+            rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+            &sha2::Sha256::digest(message),
+        ),
+    };
+    result.map_err(|_| Error::internal("the RSA signing operation failed"))
+}
+
+/// The OpenSSL backend: EVP_DigestSign with PKCS#1 v1.5 padding (OpenSSL blinds RSA and
+/// checks its CRT result).
+#[cfg(feature = "openssl")]
+fn openssl_sign(
+    key: &openssl::pkey::PKey<openssl::pkey::Private>,
+    hash: HashAlg,
+    message: &[u8],
+) -> Result<Vec<u8>> {
+    let digest = match hash {
+        HashAlg::Sha1 => openssl::hash::MessageDigest::sha1(),
+        HashAlg::Sha256 => openssl::hash::MessageDigest::sha256(),
+    };
+    let failed = |_| Error::internal("the RSA signing operation failed");
+    let mut signer = openssl::sign::Signer::new(digest, key).map_err(failed)?;
+    signer
+        .set_rsa_padding(openssl::rsa::Padding::PKCS1)
+        .map_err(failed)?;
+    signer.sign_oneshot_to_vec(message).map_err(failed)
 }
 
 enum Key {
