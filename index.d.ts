@@ -53,6 +53,11 @@ export interface BuildOptions {
   strict?: boolean
 }
 
+/** Options of the async calls: those of the sync call, and a signal that cancels work not yet started. */
+export interface AsyncBuildOptions extends BuildOptions {
+  signal?: AbortSignal
+}
+
 /** An RSA private key: PKCS#8 or PKCS#1 PEM, the bare base64 body of either, or DER bytes. */
 export type PrivateKeyInput = string | Buffer | Uint8Array
 
@@ -153,6 +158,8 @@ export interface OrderStrVerification {
   reason?: VerifyReason
   message?: string
   mistakes: OrderStrMistake[]
+  /** False when no key was given: then only the form was checked, not the signature. */
+  signatureChecked: boolean
 }
 
 /** Your own order, to hold a verified notification against. Only the fields given are compared. */
@@ -238,6 +245,10 @@ export declare class AlipayHK {
    * defaults to HKD and `paymentInst` to ALIPAYHK. Errors name the wire parameter in `field`.
    */
   buildOrderStr(order: AlipayHKOrder, options?: BuildOptions): string
+  /** `buildOrderStr` on the libuv thread pool; bad input rejects at once. */
+  buildOrderStrAsync(order: AlipayHKOrder, options?: AsyncBuildOptions): Promise<string>
+  /** `verifyNotify` on the libuv thread pool. */
+  verifyNotifyAsync(body: NotifyBody, options?: { signal?: AbortSignal }): Promise<NotifyVerification>
   /** Checks a notification with Alipay's public key (or the MD5 key); see `verifyNotify`. */
   verifyNotify(body: NotifyBody): NotifyVerification
   /** Checks a tradePay result with Alipay's public key; see `verifyTradePayResult`. */
@@ -269,6 +280,8 @@ export declare class OrderSigner {
   constructor(key: SigningKey)
   /** Builds the signed `orderStr` for `params` (see the function `buildOrderStr`). */
   buildOrderStr(params: OrderParams, options?: BuildOptions): string
+  /** `buildOrderStr` on the libuv thread pool; see the function `buildOrderStrAsync`. */
+  buildOrderStrAsync(params: OrderParams, options?: AsyncBuildOptions): Promise<string>
   /** The exact string `buildOrderStr` would sign for `params`. */
   preSign(params: OrderParams, options?: BuildOptions): string
   /** The signature of any text: base64 (RSA, RSA2) or lowercase hex (MD5), not URL-encoded. */
@@ -299,6 +312,13 @@ export declare class OrderSigner {
  * @throws {AlipayHKError} with `code` and, for parameters, `field`.
  */
 export declare function buildOrderStr(params: OrderParams, key: SigningKey, options?: BuildOptions): string
+
+/**
+ * `buildOrderStr` on the libuv thread pool, off the event loop. Arguments are checked
+ * first: bad input rejects at once with the same `code` and `field`. `options.signal`
+ * (an `AbortSignal`) cancels the work if it has not started.
+ */
+export declare function buildOrderStrAsync(params: OrderParams, key: SigningKey, options?: AsyncBuildOptions): Promise<string>
 
 /**
  * Every way a verified notification disagrees with your own order: `out_trade_no`,
@@ -353,12 +373,19 @@ export declare function signContent(content: string, key: SigningKey): string
 export declare function verifyNotify(body: NotifyBody, key: AlipayVerifyKey): NotifyVerification
 
 /**
+ * `verifyNotify` on the libuv thread pool. A wrong argument or an unusable key rejects at
+ * once; `options.signal` cancels the check if it has not started.
+ */
+export declare function verifyNotifyAsync(body: NotifyBody, key: AlipayVerifyKey, options?: { signal?: AbortSignal }): Promise<NotifyVerification>
+
+/**
  * Checks an orderStr as Alipay's gateway would, with the merchant's own public key
  * (`{ publicKey }`) or `{ md5Key }`, and names every known mistake it finds
  * (`METHOD_INSTEAD_OF_SERVICE`, `SIGN_NOT_URL_ENCODED`, `SIGN_TYPE_MISMATCH`, …).
+ * Without a key only the form is checked (`signatureChecked: false`).
  * For tests and for diagnosing "sign check fail".
  */
-export declare function verifyOrderStr(orderStr: string, key: MerchantVerifyKey): OrderStrVerification
+export declare function verifyOrderStr(orderStr: string, key?: MerchantVerifyKey): OrderStrVerification
 
 /**
  * Checks the result string of `my.tradePay` / the native SDK: the whole

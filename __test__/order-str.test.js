@@ -179,7 +179,7 @@ describe(`parseOrderStr inverts buildOrderStr (200 random orders, seed ${SEED})`
   test.each(ORDERS.map((o, i) => [i, o]))('order %i: verifyOrderStr with the merchant key is ok', (_, order) => {
     const { params, options, signType, pair } = order
     const orderStr = buildOrderStr(params, signingKey(signType, pair), options)
-    expect(verifyOrderStr(orderStr, verifyKey(signType, pair))).toEqual({ ok: true, mistakes: [] })
+    expect(verifyOrderStr(orderStr, verifyKey(signType, pair))).toEqual({ ok: true, mistakes: [], signatureChecked: true })
   })
 })
 
@@ -221,7 +221,7 @@ describe('verifyOrderStr names each mistake planted in a correctly built orderSt
 
   test('the correctly built string (our own assembly of it, too) has no mistake', () => {
     expect(good).toBe(assemble(preSign, rsaSign, 'RSA'))
-    expect(verifyOrderStr(good, PUBLIC)).toEqual({ ok: true, mistakes: [] })
+    expect(verifyOrderStr(good, PUBLIC)).toEqual({ ok: true, mistakes: [], signatureChecked: true })
   })
 
   test('METHOD_INSTEAD_OF_SERVICE: `method` where the gateway reads `service` (re-signed)', () => {

@@ -23,6 +23,14 @@ pub fn describe(value: &Unknown<'_>) -> Result<&'static str> {
                 "an array"
             } else if value.is_buffer()? {
                 "a Buffer"
+            } else if value.is_typedarray()? {
+                "a typed array"
+            } else if value.is_dataview()? {
+                "a DataView"
+            } else if value.is_arraybuffer()? {
+                "an ArrayBuffer"
+            } else if value.is_promise()? {
+                "a Promise"
             } else {
                 "an object"
             }
@@ -203,6 +211,55 @@ impl Drop for KeyBytes {
     }
 }
 
+/// The bytes of a Buffer, a Uint8Array or an ArrayBuffer; `None` for any other value
+/// (another typed array or a DataView is not taken as bytes: its element type says it
+/// is something else).
+pub fn bytes_of(value: &Unknown<'_>) -> Result<Option<Vec<u8>>> {
+    if value.get_type()? != ValueType::Object {
+        return Ok(None);
+    }
+    if value.is_buffer()? {
+        let buf: BufferSlice = unsafe { value.cast()? };
+        return Ok(Some(buf.to_vec()));
+    }
+    if value.is_typedarray()? {
+        let mut kind = 0;
+        let mut length = 0;
+        let mut data = ptr::null_mut();
+        let mut buffer = ptr::null_mut();
+        let mut offset = 0;
+        check_status!(unsafe {
+            sys::napi_get_typedarray_info(
+                value.value().env,
+                value.raw(),
+                &mut kind,
+                &mut length,
+                &mut data,
+                &mut buffer,
+                &mut offset,
+            )
+        })?;
+        if kind != sys::TypedarrayType::uint8_array {
+            return Ok(None);
+        }
+        let arr: Uint8ArraySlice = unsafe { value.cast()? };
+        return Ok(Some(arr.to_vec()));
+    }
+    if value.is_arraybuffer()? {
+        let mut data = ptr::null_mut();
+        let mut length = 0;
+        check_status!(unsafe {
+            sys::napi_get_arraybuffer_info(value.value().env, value.raw(), &mut data, &mut length)
+        })?;
+        if length == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let bytes = unsafe { std::slice::from_raw_parts(data as *const u8, length) };
+        return Ok(Some(bytes.to_vec()));
+    }
+    Ok(None)
+}
+
 /// A key given as a string or a Buffer (or a Uint8Array).
 pub fn key_bytes_of(value: &Unknown<'_>, field: &str) -> Outcome<KeyBytes> {
     match value.get_type()? {
@@ -210,13 +267,8 @@ pub fn key_bytes_of(value: &Unknown<'_>, field: &str) -> Outcome<KeyBytes> {
             Some(s) => Ok(KeyBytes::Text(s)),
             None => Err(Error::key(format!("{field} holds a lone UTF-16 surrogate; a key is ASCII text")).into()),
         },
-        ValueType::Object if value.is_buffer()? => {
-            let buf: BufferSlice = unsafe { value.cast()? };
-            Ok(KeyBytes::Bytes(buf.to_vec()))
-        }
-        ValueType::Object if value.is_typedarray()? => {
-            let arr: Uint8ArraySlice = unsafe { value.cast()? };
-            Ok(KeyBytes::Bytes(arr.to_vec()))
+        ValueType::Object if bytes_of(value)?.is_some() => {
+            Ok(KeyBytes::Bytes(bytes_of(value)?.unwrap_or_default()))
         }
         ValueType::Undefined | ValueType::Null => Err(Error::argument(
             field,

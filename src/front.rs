@@ -131,7 +131,12 @@ impl AlipayHK {
                     )
                     .into());
                 }
-                Some(Arc::new(VerifyKey::Rsa(key)))
+                Some(Arc::new(if signer.sign_type() == SignType::Md5 {
+                    let md5: Unknown = object.get_named_property("md5Key")?;
+                    VerifyKey::Both(key, md5_key_of(&md5, "config.md5Key")?)
+                } else {
+                    VerifyKey::Rsa(key)
+                }))
             } else if signer.sign_type() == SignType::Md5 {
                 let md5: Unknown = object.get_named_property("md5Key")?;
                 Some(Arc::new(VerifyKey::Md5(md5_key_of(&md5, "config.md5Key")?)))

@@ -158,6 +158,8 @@ export interface OrderStrVerification {
   reason?: VerifyReason
   message?: string
   mistakes: OrderStrMistake[]
+  /** False when no key was given: then only the form was checked, not the signature. */
+  signatureChecked: boolean
 }
 
 /** Your own order, to hold a verified notification against. Only the fields given are compared. */

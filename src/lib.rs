@@ -64,8 +64,14 @@ pub(crate) fn signer_of(env: &Env, key: &Unknown<'_>) -> Outcome<Arc<Signer>> {
         ValueType::Object if OrderSigner::instance_of(env, key)? => {
             // `FromNapiRef` only works inside napi-rs's generated argument conversion (it
             // needs a native borrow scope); `ClassInstance` unwraps without one.
+            // `instanceof` holds for Object.create(signer) too, which wraps no key.
             let signer: ClassInstance<OrderSigner> =
-                unsafe { ClassInstance::from_napi_value(env.raw(), key.raw())? };
+                unsafe { ClassInstance::from_napi_value(env.raw(), key.raw()) }.map_err(|_| {
+                    Error::argument(
+                        "key",
+                        "key is an object made from an OrderSigner but not an OrderSigner itself; pass the OrderSigner",
+                    )
+                })?;
             Ok(signer.inner.clone())
         }
         ValueType::Object if !key.is_array()? && !key.is_buffer()? => {

@@ -2,8 +2,8 @@
 //! diagnosis. Conversion only; the rules are in the core.
 
 use crate::convert::{
-    describe, is_instance_of_global, is_nullish, key_bytes_of, record_of, string_of, text_pairs_of,
-    to_string_method,
+    bytes_of, describe, is_instance_of_global, is_nullish, key_bytes_of, record_of, string_of,
+    text_pairs_of, to_string_method,
 };
 use crate::js_error::{run, Outcome};
 use alipayhk_pay_core::key_cache::{KeyCache, DEFAULT_CAPACITY};
@@ -30,13 +30,22 @@ pub fn notify_body_of(env: &Env, body: &Unknown<'_>) -> Outcome<NotifyBody> {
             Some(s) => NotifyBody::Raw(s.into_bytes()),
             None => NotifyBody::Unreadable("the body holds a lone UTF-16 surrogate".into()),
         }),
-        ValueType::Object if body.is_buffer()? => {
-            let buf: BufferSlice = unsafe { body.cast()? };
-            Ok(NotifyBody::Raw(buf.to_vec()))
+        ValueType::Object if bytes_of(body)?.is_some() => {
+            Ok(NotifyBody::Raw(bytes_of(body)?.unwrap_or_default()))
         }
-        ValueType::Object if body.is_typedarray()? => {
-            let arr: Uint8ArraySlice = unsafe { body.cast()? };
-            Ok(NotifyBody::Raw(arr.to_vec()))
+        ValueType::Object
+            if body.is_typedarray()?
+                || body.is_dataview()?
+                || is_instance_of_global(env, body, "Map")? =>
+        {
+            Err(Error::argument(
+                "body",
+                format!(
+                    "body must be the raw form body (string, Buffer or Uint8Array), a URLSearchParams, or an object of decoded fields; got {}",
+                    if is_instance_of_global(env, body, "Map")? { "a Map" } else { describe(body)? }
+                ),
+            )
+            .into())
         }
         ValueType::Object if is_instance_of_global(env, body, "URLSearchParams")? => {
             // Its own serialisation is lossless; decoding that once gives back its fields,
@@ -270,22 +279,27 @@ pub fn parse_order_str<'env>(env: &'env Env, order_str: Unknown) -> Result<Objec
 /// Checks an orderStr as Alipay's gateway would, with the merchant's own public key
 /// (`{ publicKey }`) or `{ md5Key }`, and names every known mistake it finds
 /// (`METHOD_INSTEAD_OF_SERVICE`, `SIGN_NOT_URL_ENCODED`, `SIGN_TYPE_MISMATCH`, …).
+/// Without a key only the form is checked (`signatureChecked: false`).
 /// For tests and for diagnosing "sign check fail".
 #[napi(
-    ts_args_type = "orderStr: string, key: MerchantVerifyKey",
+    ts_args_type = "orderStr: string, key?: MerchantVerifyKey",
     ts_return_type = "OrderStrVerification"
 )]
 pub fn verify_order_str<'env>(
     env: &'env Env,
     order_str: Unknown,
-    key: Unknown,
+    key: Option<Unknown>,
 ) -> Result<Object<'env>> {
     run(env, || {
-        let key = verify_key_of(&key, "publicKey", "key")?;
+        let key = match &key {
+            Some(k) if !is_nullish(k)? => Some(verify_key_of(k, "publicKey", "key")?),
+            _ => None,
+        };
         let text = text_arg(&order_str, "orderStr")?;
-        let mistakes = order_str::diagnose_order_str(&text, &key);
+        let mistakes = order_str::diagnose_order_str(&text, key.as_deref());
         let mut out = Object::new(env)?;
         set_failure(&mut out, &mistakes.first().cloned())?;
+        out.set("signatureChecked", key.is_some())?;
         let mut list = env.create_array(mistakes.len() as u32)?;
         for (i, m) in mistakes.iter().enumerate() {
             let mut item = Object::new(env)?;

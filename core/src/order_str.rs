@@ -146,8 +146,9 @@ pub fn parse_order_str(text: &str) -> Result<ParsedOrderStr> {
 }
 
 /// Every known mistake in an orderStr, as Alipay's gateway would meet it; empty when the
-/// string is well-formed and its signature verifies with `key`.
-pub fn diagnose_order_str(text: &str, key: &VerifyKey) -> Vec<Failure> {
+/// string is well-formed and its signature verifies with `key`. Without a key, only the
+/// mistakes that need none are looked for (the signature is not checked).
+pub fn diagnose_order_str(text: &str, key: Option<&VerifyKey>) -> Vec<Failure> {
     let r = match read(text) {
         Ok(r) => r,
         Err(e) => return vec![Failure::new(Reason::Malformed, e.message)],
@@ -195,6 +196,40 @@ pub fn diagnose_order_str(text: &str, key: &VerifyKey) -> Vec<Failure> {
         ));
     }
     let sign = url_decode(sign_raw).unwrap_or_else(|| sign_raw.to_owned());
+    let looks_md5 = sign.len() == 32 && sign.bytes().all(|b| b.is_ascii_hexdigit());
+    let declared = match r.sign_type.map(SignType::parse) {
+        None => {
+            found.push(Failure::new(
+                Reason::UnsupportedSignType,
+                "there is no sign_type",
+            ));
+            return found;
+        }
+        Some(Err(_)) => {
+            found.push(Failure::new(
+                Reason::UnsupportedSignType,
+                "sign_type is not RSA, RSA2 or MD5",
+            ));
+            return found;
+        }
+        Some(Ok(t)) => t,
+    };
+    let form_mismatch = if (declared == SignType::Md5) == looks_md5 {
+        None
+    } else if declared == SignType::Md5 {
+        Some(format!(
+            "sign_type says MD5 but the signature is not 32 hex digits ({} characters): it looks like an RSA signature",
+            sign.len()
+        ))
+    } else {
+        Some(format!("sign_type says {declared} but the signature is 32 hex digits, the form of an MD5 signature"))
+    };
+    let Some(key) = key else {
+        if let Some(m) = form_mismatch {
+            found.push(Failure::new(Reason::SignTypeMismatch, m));
+        }
+        return found;
+    };
     let sign_with_trailing = format!(
         "{sign}{}",
         r.pairs
@@ -202,47 +237,34 @@ pub fn diagnose_order_str(text: &str, key: &VerifyKey) -> Vec<Failure> {
             .find(|p| p.name == "sign")
             .map_or("", |p| p.trailing)
     );
-    let looks_md5 = sign.len() == 32 && sign.bytes().all(|b| b.is_ascii_hexdigit());
     let content = r.pre_sign.as_bytes();
-    let declared = r.sign_type.map(SignType::parse);
-    let candidates: &[SignType] = match key {
-        VerifyKey::Md5(_) => &[SignType::Md5],
-        VerifyKey::Rsa(_) => &[SignType::Rsa, SignType::Rsa2],
-    };
     // Which type does the signature really verify as, with either reading of the sign?
-    let verifies_as = candidates.iter().copied().find(|t| {
+    let verifies_as = key.checks().iter().copied().find(|t| {
         check_signature(content, &sign, *t, key)
             || check_signature(content, &sign_with_trailing, *t, key)
     });
-    match declared {
-        None => found.push(Failure::new(
-            Reason::UnsupportedSignType,
-            "there is no sign_type",
+    match verifies_as {
+        Some(real) if real != declared => found.push(Failure::new(
+            Reason::SignTypeMismatch,
+            format!("sign_type says {declared} but the signature is a valid {real} signature"),
         )),
-        Some(Err(_)) => found.push(Failure::new(
-            Reason::UnsupportedSignType,
-            "sign_type is not RSA, RSA2 or MD5",
-        )),
-        Some(Ok(t)) => {
-            let form_mismatch = (t == SignType::Md5) != looks_md5;
-            match verifies_as {
-                Some(real) if real != t => found.push(Failure::new(
-                    Reason::SignTypeMismatch,
-                    format!("sign_type says {t} but the signature is a valid {real} signature"),
-                )),
-                None if form_mismatch => found.push(Failure::new(
-                    Reason::SignTypeMismatch,
-                    if t == SignType::Md5 {
-                        format!("sign_type says MD5 but the signature is not 32 hex digits ({} characters): it looks like an RSA signature", sign.len())
-                    } else {
-                        format!("sign_type says {t} but the signature is 32 hex digits, the form of an MD5 signature")
+        Some(_) => {}
+        None => {
+            if let Some(m) = form_mismatch {
+                found.push(Failure::new(Reason::SignTypeMismatch, m));
+            } else if !key.checks().contains(&declared) {
+                found.push(Failure::new(
+                    Reason::UnsupportedSignType,
+                    match declared {
+                        SignType::Md5 => "sign_type is MD5 but the key given is an RSA public key; check MD5 with { md5Key }".to_owned(),
+                        t => format!("sign_type is {t} but the key given is an MD5 key; check {t} with the merchant's {{ publicKey }}"),
                     },
-                )),
-                None => found.push(Failure::new(
+                ));
+            } else {
+                found.push(Failure::new(
                     Reason::BadSignature,
                     "the signature does not verify over the pre-sign string with this key (is it the key pair you uploaded to Alipay? were the signed bytes the sent bytes?)",
-                )),
-                Some(_) => {}
+                ));
             }
         }
     }

@@ -14,6 +14,20 @@ use subtle::ConstantTimeEq;
 pub enum VerifyKey {
     Rsa(RsaPublicKey),
     Md5(Md5Key),
+    /// An account that signs with MD5 and also holds Alipay's RSA public key: each
+    /// message is checked with the key its `sign_type` names.
+    Both(RsaPublicKey, Md5Key),
+}
+
+impl VerifyKey {
+    /// The sign types this key can check.
+    pub fn checks(&self) -> &'static [SignType] {
+        match self {
+            VerifyKey::Rsa(_) => &[SignType::Rsa, SignType::Rsa2],
+            VerifyKey::Md5(_) => &[SignType::Md5],
+            VerifyKey::Both(..) => &[SignType::Rsa, SignType::Rsa2, SignType::Md5],
+        }
+    }
 }
 
 /// Why a check failed. The names are stable: callers and logs may match on them.
@@ -125,7 +139,7 @@ pub(crate) fn check_signature(
     key: &VerifyKey,
 ) -> bool {
     match (sign_type, key) {
-        (SignType::Md5, VerifyKey::Md5(k)) => {
+        (SignType::Md5, VerifyKey::Md5(k) | VerifyKey::Both(_, k)) => {
             let mut h = Md5::new();
             h.update(content);
             h.update(k.as_bytes());
@@ -133,7 +147,7 @@ pub(crate) fn check_signature(
             let given = sign.to_ascii_lowercase();
             expected.len() == given.len() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
         }
-        (SignType::Rsa | SignType::Rsa2, VerifyKey::Rsa(k)) => {
+        (SignType::Rsa | SignType::Rsa2, VerifyKey::Rsa(k) | VerifyKey::Both(k, _)) => {
             let Ok(raw) = Base64::decode_vec(sign) else {
                 return false;
             };
