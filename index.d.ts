@@ -298,6 +298,13 @@ export declare class OrderSigner {
 }
 
 /**
+ * Test hook, not part of the API: proves that a Rust panic becomes an
+ * `ERR_ALIPAYHK_INTERNAL` error (or rejection) instead of an aborted process. Refuses to run
+ * unless the environment variable `ALIPAYHK_PAY_TEST_HOOKS` is `1`.
+ */
+export declare function __panicForTests(where: 'sync' | 'async'): string | Promise<string>
+
+/**
  * Builds the signed `orderStr` for `my.tradePay({ orderStr })`.
  *
  * `params` is a plain object of parameter names to string values, in the order they are

@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.AlipayHK = nativeBinding.AlipayHK
 module.exports.OrderSigner = nativeBinding.OrderSigner
+module.exports.__panicForTests = nativeBinding.__panicForTests
 module.exports.buildOrderStr = nativeBinding.buildOrderStr
 module.exports.buildOrderStrAsync = nativeBinding.buildOrderStrAsync
 module.exports.checkNotifyMatchesOrder = nativeBinding.checkNotifyMatchesOrder

@@ -1,6 +1,7 @@
 //! JavaScript values in, core types out. No protocol rules here: only shapes and types.
 
 use crate::js_error::Outcome;
+use alipayhk_pay_core::limits::{MAX_KEY_CHARS, MAX_PARAMS, MAX_VALUE_CHARS};
 use alipayhk_pay_core::{BuildOptions, Error, KeyInput, ParamValue};
 use napi::bindgen_prelude::*;
 use napi::{JsString, JsValue};
@@ -46,6 +47,24 @@ pub fn is_nullish(value: &Unknown<'_>) -> Result<bool> {
     ))
 }
 
+/// The length of a JS string in UTF-16 code units, without copying it.
+pub fn js_len(value: &Unknown<'_>) -> Result<usize> {
+    let js: JsString = unsafe { value.cast()? };
+    js.utf16_len()
+}
+
+/// Refuses a string or byte argument longer than `max` before it is copied.
+pub fn check_len(len: usize, max: usize, field: &str) -> Outcome<()> {
+    if len > max {
+        return Err(Error::argument(
+            field,
+            format!("{field} is {len} long; at most {max} characters (or bytes) are accepted"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// A JS string as Rust text; `None` when it holds a lone surrogate (it has no UTF-8 form,
 /// and napi's UTF-8 conversion would silently replace it).
 pub fn string_of(value: &Unknown<'_>) -> Result<Option<String>> {
@@ -65,7 +84,7 @@ pub fn string_of(value: &Unknown<'_>) -> Result<Option<String>> {
 }
 
 /// Own enumerable string-keyed properties, in JavaScript's property order.
-fn own_keys<'env>(env: &'env Env, object: &Object<'env>) -> Result<Vec<(String, Unknown<'env>)>> {
+fn own_keys<'env>(env: &'env Env, object: &Object<'env>) -> Outcome<Vec<(String, Unknown<'env>)>> {
     let raw_env = env.raw();
     let mut names = ptr::null_mut();
     check_status!(unsafe {
@@ -80,10 +99,22 @@ fn own_keys<'env>(env: &'env Env, object: &Object<'env>) -> Result<Vec<(String, 
     })?;
     let names = Object::from_raw(raw_env, names);
     let len = names.get_array_length()?;
+    if len as usize > MAX_PARAMS {
+        return Err(Error::argument(
+            "params",
+            format!("the object has {len} properties; at most {MAX_PARAMS} are read"),
+        )
+        .into());
+    }
     let mut out = Vec::with_capacity(len as usize);
     for i in 0..len {
         let name: Unknown = names.get_element(i)?;
-        let name_text = match string_of(&name)? {
+        // A name that long breaks the name rule anyway: it is not copied.
+        let name_text = match if js_len(&name)? > 256 {
+            None
+        } else {
+            string_of(&name)?
+        } {
             Some(s) => s,
             // A name with a lone surrogate breaks the name rule anyway; show it replaced.
             None => "\u{FFFD}".to_owned(),
@@ -123,9 +154,12 @@ pub fn params_of(env: &Env, params: &Unknown<'_>) -> Outcome<Vec<(String, ParamV
 pub fn param_value_of(value: &Unknown<'_>) -> Result<ParamValue> {
     Ok(match value.get_type()? {
         ValueType::Undefined | ValueType::Null => ParamValue::Absent,
-        ValueType::String => match string_of(value)? {
-            Some(s) => ParamValue::Text(s),
-            None => ParamValue::LoneSurrogate,
+        ValueType::String => match js_len(value)? {
+            n if n > MAX_VALUE_CHARS => ParamValue::TooLong(n),
+            _ => match string_of(value)? {
+                Some(s) => ParamValue::Text(s),
+                None => ParamValue::LoneSurrogate,
+            },
         },
         ValueType::Number => {
             // JavaScript's own shortest form of the number, as String(n) gives it.
@@ -137,7 +171,7 @@ pub fn param_value_of(value: &Unknown<'_>) -> Result<ParamValue> {
 }
 
 /// Own enumerable string keys of an object, for checking a config or order for unknown names.
-pub fn own_key_names(env: &Env, object: &Object<'_>) -> Result<Vec<String>> {
+pub fn own_key_names(env: &Env, object: &Object<'_>) -> Outcome<Vec<String>> {
     Ok(own_keys(env, object)?.into_iter().map(|(k, _)| k).collect())
 }
 
@@ -262,13 +296,24 @@ pub fn bytes_of(value: &Unknown<'_>) -> Result<Option<Vec<u8>>> {
 
 /// A key given as a string or a Buffer (or a Uint8Array).
 pub fn key_bytes_of(value: &Unknown<'_>, field: &str) -> Outcome<KeyBytes> {
+    let too_long = |n: usize| -> Outcome<KeyBytes> {
+        Err(Error::key(format!(
+            "{field} is {n} long; a key is at most {MAX_KEY_CHARS} characters (an 8192-bit PEM is about 6,500)"
+        ))
+        .into())
+    };
     match value.get_type()? {
+        ValueType::String if js_len(value)? > MAX_KEY_CHARS => too_long(js_len(value)?),
         ValueType::String => match string_of(value)? {
             Some(s) => Ok(KeyBytes::Text(s)),
             None => Err(Error::key(format!("{field} holds a lone UTF-16 surrogate; a key is ASCII text")).into()),
         },
         ValueType::Object if bytes_of(value)?.is_some() => {
-            Ok(KeyBytes::Bytes(bytes_of(value)?.unwrap_or_default()))
+            let bytes = bytes_of(value)?.unwrap_or_default();
+            if bytes.len() > MAX_KEY_CHARS {
+                return too_long(bytes.len());
+            }
+            Ok(KeyBytes::Bytes(bytes))
         }
         ValueType::Undefined | ValueType::Null => Err(Error::argument(
             field,

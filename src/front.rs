@@ -181,15 +181,15 @@ impl AlipayHK {
         order: Unknown,
         options: Option<Unknown>,
     ) -> Result<Unknown<'env>> {
-        let prepared = (|| {
+        let prepare = || {
             let params = self.order_params(env, &order, options.as_ref())?;
             let signal = crate::tasks::signal_of(env, options.as_ref())?;
             Ok((
                 crate::tasks::SignOrderTask::new(self.signer.clone(), params),
                 signal,
             ))
-        })();
-        crate::tasks::promise(env, prepared)
+        };
+        crate::tasks::promise(env, prepare)
     }
 
     /// `verifyNotify` on the libuv thread pool.
@@ -203,13 +203,13 @@ impl AlipayHK {
         body: Unknown,
         options: Option<Unknown>,
     ) -> Result<Unknown<'env>> {
-        let prepared = (|| {
+        let prepare = || {
             let key = self.alipay_key("verifyNotifyAsync")?;
             let body = notify_body_of(env, &body)?;
             let signal = crate::tasks::signal_of(env, options.as_ref())?;
             Ok((crate::tasks::VerifyNotifyTask::new(key, body), signal))
-        })();
-        crate::tasks::promise(env, prepared)
+        };
+        crate::tasks::promise(env, prepare)
     }
 
     /// Checks a notification with Alipay's public key (or the MD5 key); see `verifyNotify`.

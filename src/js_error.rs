@@ -69,5 +69,19 @@ pub type Outcome<T> = std::result::Result<T, Fail>;
 
 /// Runs a binding body and turns its failure into the JS error to throw.
 pub fn run<T>(env: &Env, body: impl FnOnce() -> Outcome<T>) -> napi::Result<T> {
-    body().map_err(|f| f.into_js(env))
+    guard(body).map_err(|f| f.into_js(env))
+}
+
+/// Catches a panic (a bug of ours) so that it becomes an `ERR_ALIPAYHK_INTERNAL` error
+/// instead of aborting the process. The panic's own text is not put into the message.
+pub fn guard<T>(body: impl FnOnce() -> Outcome<T>) -> Outcome<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+        .unwrap_or_else(|_| Err(internal().into()))
+}
+
+/// The error a caught panic becomes.
+pub fn internal() -> Error {
+    Error::internal(
+        "alipayhk-pay hit an internal error (a Rust panic, caught); nothing was signed or verified. Please report it with the stack trace",
+    )
 }

@@ -170,6 +170,13 @@ fn order_params(
 }
 
 fn content_of(content: &Unknown<'_>) -> Outcome<String> {
+    if content.get_type()? == ValueType::String {
+        convert::check_len(
+            convert::js_len(content)?,
+            alipayhk_pay_core::limits::MAX_MESSAGE_BYTES,
+            "content",
+        )?;
+    }
     if content.get_type()? != ValueType::String {
         return Err(Error::argument(
             "content",
@@ -227,13 +234,13 @@ pub fn build_order_str_async<'env>(
     key: Unknown,
     options: Option<Unknown>,
 ) -> Result<Unknown<'env>> {
-    let prepared = (|| {
+    let prepare = || {
         let order = order_params(env, &params, options.as_ref())?;
         let signer = signer_of(env, &key)?;
         let signal = tasks::signal_of(env, options.as_ref())?;
         Ok((tasks::SignOrderTask::new(signer, order), signal))
-    })();
-    tasks::promise(env, prepared)
+    };
+    tasks::promise(env, prepare)
 }
 
 /// The exact string that is signed for `params`: `key="value"` pairs joined with `&`,
@@ -314,12 +321,12 @@ impl OrderSigner {
         params: Unknown,
         options: Option<Unknown>,
     ) -> Result<Unknown<'env>> {
-        let prepared = (|| {
+        let prepare = || {
             let order = order_params(env, &params, options.as_ref())?;
             let signal = tasks::signal_of(env, options.as_ref())?;
             Ok((tasks::SignOrderTask::new(self.inner.clone(), order), signal))
-        })();
-        tasks::promise(env, prepared)
+        };
+        tasks::promise(env, prepare)
     }
 
     /// The exact string `buildOrderStr` would sign for `params`.
@@ -361,4 +368,44 @@ impl OrderSigner {
     pub fn fingerprint(&self) -> String {
         self.inner.fingerprint()
     }
+}
+
+/// Test hook, not part of the API: proves that a Rust panic becomes an
+/// `ERR_ALIPAYHK_INTERNAL` error (or rejection) instead of an aborted process. Refuses to run
+/// unless the environment variable `ALIPAYHK_PAY_TEST_HOOKS` is `1`.
+#[napi(
+    js_name = "__panicForTests",
+    ts_args_type = "where: 'sync' | 'async'",
+    ts_return_type = "string | Promise<string>"
+)]
+pub fn panic_for_tests<'env>(env: &'env Env, place: Unknown) -> Result<Unknown<'env>> {
+    let allowed = std::env::var("ALIPAYHK_PAY_TEST_HOOKS").as_deref() == Ok("1");
+    let place = run(env, || {
+        if !allowed {
+            return Err(Error::argument(
+                "where",
+                "__panicForTests is a test hook; set ALIPAYHK_PAY_TEST_HOOKS=1 to use it",
+            )
+            .into());
+        }
+        Ok(string_of(&place)?.unwrap_or_default())
+    })?;
+    if place == "async" {
+        return tasks::promise(env, || {
+            let signer = Arc::new(Signer::md5(Md5Key::new("test-hook")?));
+            let params = OrderParams::new(
+                Vec::<(String, _)>::new(),
+                &BuildOptions {
+                    sort_keys: false,
+                    strict: false,
+                },
+            )?;
+            let mut task = tasks::SignOrderTask::new(signer, params);
+            task.panic_for_tests = true;
+            Ok((task, None))
+        });
+    }
+    run(env, || -> Outcome<Unknown<'env>> {
+        panic!("test hook: a panic on the JS thread")
+    })
 }

@@ -3,7 +3,7 @@
 //! libuv thread pool. An `AbortSignal` cancels work that has not started.
 
 use crate::convert::is_nullish;
-use crate::js_error::{to_js, Fail, Outcome};
+use crate::js_error::{guard, internal, to_js, Fail, Outcome};
 use crate::verify_api::{notify_result, verify_notify_with, NotifyBody};
 use alipayhk_pay_core::notify::NotifyVerification;
 use alipayhk_pay_core::{Error, OrderParams, Signer, VerifyKey};
@@ -17,6 +17,8 @@ pub struct SignOrderTask {
     signer: Arc<Signer>,
     params: OrderParams,
     failure: Option<Error>,
+    /// Set only by the test hook that proves a panic here becomes a coded rejection.
+    pub(crate) panic_for_tests: bool,
 }
 
 impl Task for SignOrderTask {
@@ -24,13 +26,17 @@ impl Task for SignOrderTask {
     type JsValue = String;
 
     fn compute(&mut self) -> Result<String> {
-        self.signer
-            .sign_order(&self.params)
-            .map(|signed| signed.order_str)
-            .map_err(|e| {
-                self.failure = Some(e);
-                napi::Error::from_status(Status::GenericFailure)
-            })
+        let signed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if self.panic_for_tests {
+                panic!("test hook: a panic on the thread pool");
+            }
+            self.signer.sign_order(&self.params)
+        }))
+        .unwrap_or_else(|_| Err(internal()));
+        signed.map(|signed| signed.order_str).map_err(|e| {
+            self.failure = Some(e);
+            napi::Error::from_status(Status::GenericFailure)
+        })
     }
 
     fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
@@ -69,6 +75,7 @@ impl ToNapiValue for NotifyOutcome {
 pub struct VerifyNotifyTask {
     key: Arc<VerifyKey>,
     body: Option<NotifyBody>,
+    failure: Option<Error>,
 }
 
 impl Task for VerifyNotifyTask {
@@ -80,11 +87,25 @@ impl Task for VerifyNotifyTask {
             .body
             .take()
             .ok_or_else(|| napi::Error::from_reason("the notification was already checked"))?;
-        Ok(verify_notify_with(body, &self.key))
+        let key = &self.key;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            verify_notify_with(body, key)
+        }))
+        .map_err(|_| {
+            self.failure = Some(internal());
+            napi::Error::from_status(Status::GenericFailure)
+        })
     }
 
     fn resolve(&mut self, _env: Env, output: NotifyVerification) -> Result<NotifyOutcome> {
         Ok(NotifyOutcome(output))
+    }
+
+    fn reject(&mut self, env: Env, err: napi::Error) -> Result<NotifyOutcome> {
+        Err(match self.failure.take() {
+            Some(e) => to_js(&env, e),
+            None => err,
+        })
     }
 }
 
@@ -94,6 +115,7 @@ impl SignOrderTask {
             signer,
             params,
             failure: None,
+            panic_for_tests: false,
         }
     }
 }
@@ -103,6 +125,7 @@ impl VerifyNotifyTask {
         VerifyNotifyTask {
             key,
             body: Some(body),
+            failure: None,
         }
     }
 }
@@ -141,12 +164,12 @@ pub fn signal_of(env: &Env, options: Option<&Unknown<'_>>) -> Outcome<Option<Abo
 /// the arguments were refused.
 pub fn promise<'env, T>(
     env: &'env Env,
-    prepared: Outcome<(T, Option<AbortSignal>)>,
+    prepare: impl FnOnce() -> Outcome<(T, Option<AbortSignal>)>,
 ) -> Result<Unknown<'env>>
 where
     T: for<'task> ScopedTask<'task>,
 {
-    match prepared {
+    match guard(prepare) {
         Ok((task, signal)) => {
             let raw = unsafe {
                 AsyncTask::to_napi_value(env.raw(), AsyncTask::with_optional_signal(task, signal))?

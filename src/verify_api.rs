@@ -2,11 +2,12 @@
 //! diagnosis. Conversion only; the rules are in the core.
 
 use crate::convert::{
-    bytes_of, describe, is_instance_of_global, is_nullish, key_bytes_of, record_of, string_of,
-    text_pairs_of, to_string_method,
+    bytes_of, check_len, describe, is_instance_of_global, is_nullish, js_len, key_bytes_of,
+    record_of, string_of, text_pairs_of, to_string_method,
 };
 use crate::js_error::{run, Outcome};
 use alipayhk_pay_core::key_cache::{KeyCache, DEFAULT_CAPACITY};
+use alipayhk_pay_core::limits::MAX_MESSAGE_BYTES;
 use alipayhk_pay_core::merchant::{self, ExpectedOrder};
 use alipayhk_pay_core::notify::{self, NotifyVerification};
 use alipayhk_pay_core::order_str::{self, TradePayVerification};
@@ -26,12 +27,17 @@ pub enum NotifyBody {
 
 pub fn notify_body_of(env: &Env, body: &Unknown<'_>) -> Outcome<NotifyBody> {
     match body.get_type()? {
+        ValueType::String if js_len(body)? > MAX_MESSAGE_BYTES => {
+            check_len(js_len(body)?, MAX_MESSAGE_BYTES, "body").map(|_| NotifyBody::Raw(Vec::new()))
+        }
         ValueType::String => Ok(match string_of(body)? {
             Some(s) => NotifyBody::Raw(s.into_bytes()),
             None => NotifyBody::Unreadable("the body holds a lone UTF-16 surrogate".into()),
         }),
         ValueType::Object if bytes_of(body)?.is_some() => {
-            Ok(NotifyBody::Raw(bytes_of(body)?.unwrap_or_default()))
+            let bytes = bytes_of(body)?.unwrap_or_default();
+            check_len(bytes.len(), MAX_MESSAGE_BYTES, "body")?;
+            Ok(NotifyBody::Raw(bytes))
         }
         ValueType::Object
             if body.is_typedarray()?
@@ -175,6 +181,9 @@ pub fn trade_pay_result<'env>(env: &'env Env, v: &TradePayVerification) -> Resul
 }
 
 pub fn text_arg(value: &Unknown<'_>, field: &str) -> Outcome<String> {
+    if value.get_type()? == ValueType::String {
+        check_len(js_len(value)?, MAX_MESSAGE_BYTES, field)?;
+    }
     if value.get_type()? != ValueType::String {
         return Err(Error::argument(
             field,
@@ -222,13 +231,13 @@ pub fn verify_notify_async<'env>(
     key: Unknown,
     options: Option<Unknown>,
 ) -> Result<Unknown<'env>> {
-    let prepared = (|| {
+    let prepare = || {
         let key = verify_key_of(&key, "alipayPublicKey", "key")?;
         let body = notify_body_of(env, &body)?;
         let signal = crate::tasks::signal_of(env, options.as_ref())?;
         Ok((crate::tasks::VerifyNotifyTask::new(key, body), signal))
-    })();
-    crate::tasks::promise(env, prepared)
+    };
+    crate::tasks::promise(env, prepare)
 }
 
 /// Checks the result string of `my.tradePay` / the native SDK: the whole

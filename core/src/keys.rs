@@ -108,7 +108,7 @@ fn decode(input: KeyInput<'_>, what: &str) -> Result<Decoded> {
 }
 
 /// The first PEM block: its label, its header lines and its base64 body.
-fn pem_block(text: &str, what: &str) -> Result<(String, Vec<String>, String)> {
+fn pem_block(text: &str, what: &str) -> Result<(String, Vec<String>, Zeroizing<String>)> {
     let bad = |why: &str| Error::key(format!("the {what} is not a well-formed PEM block: {why}"));
     let start = text
         .find("-----BEGIN ")
@@ -132,7 +132,7 @@ fn pem_block(text: &str, what: &str) -> Result<(String, Vec<String>, String)> {
         .ok_or_else(|| bad(&format!("no matching \"{end_line}\" line")))?;
     let inner = &rest[..end];
     let mut headers = Vec::new();
-    let mut body = String::new();
+    let mut body = Zeroizing::new(String::new());
     for line in inner.lines() {
         let line = line.trim();
         if line.contains(':') {

@@ -6,6 +6,7 @@ pub mod error;
 pub mod form;
 pub mod key_cache;
 pub mod keys;
+pub mod limits;
 pub mod merchant;
 pub mod notify;
 pub mod order_str;

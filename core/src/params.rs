@@ -6,6 +6,7 @@
 //! worse, accept with a meaning the merchant did not intend.
 
 use crate::error::{Error, Result};
+use crate::limits::MAX_PRE_SIGN_BYTES;
 use crate::rules::{self, ParamRule, Presence, ValueRule, JSON_PARAM, SERVICE_ALIAS};
 use crate::sign_type::SignType;
 
@@ -21,6 +22,8 @@ pub enum ParamValue {
     Absent,
     /// A string holding a lone UTF-16 surrogate, which has no UTF-8 form.
     LoneSurrogate,
+    /// A string longer than `limits::MAX_VALUE_CHARS`, not read; its length.
+    TooLong(usize),
     /// Any other type; the name of the type, for the message.
     Unsupported(&'static str),
 }
@@ -117,6 +120,13 @@ impl OrderParams {
             check_safe_value(&name, &text)?;
             params.push((name, text));
         }
+        let total: usize = params.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
+        if total > MAX_PRE_SIGN_BYTES {
+            return Err(Error::argument(
+                "params",
+                format!("the order is {total} bytes long; at most {MAX_PRE_SIGN_BYTES} bytes are signed"),
+            ));
+        }
         if options.strict {
             check_strict(&params)?;
         }
@@ -204,6 +214,10 @@ fn value_text(name: &str, value: ParamValue) -> Result<Option<String>> {
         ParamValue::LoneSurrogate => Err(Error::invalid(
             name,
             format!("{name} holds a lone UTF-16 surrogate, which has no UTF-8 form; pass well-formed text"),
+        )),
+        ParamValue::TooLong(n) => Err(Error::invalid(
+            name,
+            format!("{name} is {n} characters long; a value may have at most {} characters", crate::limits::MAX_VALUE_CHARS),
         )),
         ParamValue::Unsupported(kind) => Err(Error::invalid(
             name,
