@@ -20,14 +20,16 @@ pub fn describe(value: &Unknown<'_>) -> Result<&'static str> {
         ValueType::Function => "a function",
         ValueType::External => "an external value",
         ValueType::Object => {
+            // napi_is_buffer is true for any ArrayBufferView on newer Node versions, so the
+            // DataView and typed-array checks come first.
             if value.is_array()? {
                 "an array"
-            } else if value.is_buffer()? {
-                "a Buffer"
-            } else if value.is_typedarray()? {
-                "a typed array"
             } else if value.is_dataview()? {
                 "a DataView"
+            } else if value.is_typedarray()? && !is_uint8_array(value)? {
+                "a typed array"
+            } else if value.is_buffer()? {
+                "a Buffer"
             } else if value.is_arraybuffer()? {
                 "an ArrayBuffer"
             } else if value.is_promise()? {
@@ -37,6 +39,86 @@ pub fn describe(value: &Unknown<'_>) -> Result<&'static str> {
             }
         }
         _ => "a value of unknown type",
+    })
+}
+
+/// A typed array whose elements are bytes (`Uint8Array`, and so `Buffer`).
+fn is_uint8_array(value: &Unknown<'_>) -> Result<bool> {
+    if !value.is_typedarray()? {
+        return Ok(false);
+    }
+    let mut kind = 0;
+    let mut length = 0;
+    let mut data = ptr::null_mut();
+    let mut buffer = ptr::null_mut();
+    let mut offset = 0;
+    check_status!(unsafe {
+        sys::napi_get_typedarray_info(
+            value.value().env,
+            value.raw(),
+            &mut kind,
+            &mut length,
+            &mut data,
+            &mut buffer,
+            &mut offset,
+        )
+    })?;
+    Ok(kind == sys::TypedarrayType::uint8_array)
+}
+
+/// What an object is when it keeps its data somewhere other than own enumerable properties
+/// (a Promise someone forgot to await, a Map, an ArrayBuffer, …), so that read as a record
+/// it would be silently empty; `None` for anything else. Asked only of objects that have no
+/// own enumerable keys. Uses `Object.prototype.toString`, which works across realms (a Map
+/// made in a `vm` context is not `instanceof` this realm's Map).
+pub fn not_a_record(env: &Env, value: &Unknown<'_>) -> Result<Option<&'static str>> {
+    if value.get_type()? != ValueType::Object {
+        return Ok(None);
+    }
+    if value.is_promise()? {
+        return Ok(Some("a Promise (missing `await`?)"));
+    }
+    if value.is_arraybuffer()? || value.is_dataview()? || value.is_typedarray()? {
+        return describe(value).map(Some);
+    }
+    let global = env.get_global()?;
+    let object_ctor: Unknown = global.get_named_property("Object")?;
+    if object_ctor.get_type()? != ValueType::Function {
+        return Ok(None);
+    }
+    let object_ctor: Object = unsafe { object_ctor.cast()? };
+    let proto: Unknown = object_ctor.get_named_property("prototype")?;
+    if proto.get_type()? != ValueType::Object {
+        return Ok(None);
+    }
+    let proto: Object = unsafe { proto.cast()? };
+    let to_string: Unknown = proto.get_named_property("toString")?;
+    if to_string.get_type()? != ValueType::Function {
+        return Ok(None);
+    }
+    let mut tag = ptr::null_mut();
+    check_status!(unsafe {
+        sys::napi_call_function(
+            env.raw(),
+            value.raw(),
+            to_string.raw(),
+            0,
+            ptr::null(),
+            &mut tag,
+        )
+    })?;
+    let tag = unsafe { Unknown::from_raw_unchecked(env.raw(), tag) };
+    let tag = match tag.get_type()? {
+        ValueType::String => string_of(&tag)?.unwrap_or_default(),
+        _ => String::new(),
+    };
+    Ok(match tag.as_str() {
+        "[object Map]" => Some("a Map"),
+        "[object Set]" => Some("a Set"),
+        "[object WeakMap]" => Some("a WeakMap"),
+        "[object WeakSet]" => Some("a WeakSet"),
+        "[object URLSearchParams]" => Some("a URLSearchParams"),
+        _ => None,
     })
 }
 
@@ -69,7 +151,7 @@ pub fn check_len(len: usize, max: usize, field: &str) -> Outcome<()> {
 /// and napi's UTF-8 conversion would silently replace it).
 pub fn string_of(value: &Unknown<'_>) -> Result<Option<String>> {
     let js: JsString = unsafe { value.cast()? };
-    let text = js.into_utf8()?.into_owned()?;
+    let text = utf8_of(value)?;
     // napi's UTF-8 conversion writes U+FFFD for a lone surrogate. Only when one shows up
     // is the string read again as UTF-16, to tell a real U+FFFD from a replaced surrogate.
     if !text.contains('\u{FFFD}') {
@@ -81,6 +163,47 @@ pub fn string_of(value: &Unknown<'_>) -> Result<Option<String>> {
         .split_last()
         .map_or(&[][..], |(_, rest)| rest);
     Ok(String::from_utf16(units).ok())
+}
+
+/// A JS string's UTF-8 (lone surrogates as U+FFFD). Short strings, which are nearly all of
+/// them, are read in one call into a stack buffer: one copy, no length query.
+fn utf8_of(value: &Unknown<'_>) -> Result<String> {
+    const STACK: usize = 512;
+    let env = value.value().env;
+    let mut buf = [0u8; STACK];
+    let mut written = 0usize;
+    check_status!(unsafe {
+        sys::napi_get_value_string_utf8(
+            env,
+            value.raw(),
+            buf.as_mut_ptr().cast(),
+            STACK,
+            &mut written,
+        )
+    })?;
+    // V8 never splits a character, so a write that stopped more than one UTF-8 character
+    // (4 bytes) short of the buffer's end holds the whole string.
+    if written < STACK - 1 - 4 {
+        return String::from_utf8(buf[..written].to_vec())
+            .map_err(|_| napi::Error::from_reason("a JS string did not convert to UTF-8"));
+    }
+    let mut len = 0usize;
+    check_status!(unsafe {
+        sys::napi_get_value_string_utf8(env, value.raw(), ptr::null_mut(), 0, &mut len)
+    })?;
+    let mut long = vec![0u8; len + 1];
+    check_status!(unsafe {
+        sys::napi_get_value_string_utf8(
+            env,
+            value.raw(),
+            long.as_mut_ptr().cast(),
+            len + 1,
+            &mut written,
+        )
+    })?;
+    long.truncate(written);
+    String::from_utf8(long)
+        .map_err(|_| napi::Error::from_reason("a JS string did not convert to UTF-8"))
 }
 
 /// Own enumerable string-keyed properties, in JavaScript's property order.
@@ -132,7 +255,12 @@ fn own_keys<'env>(env: &'env Env, object: &Object<'env>) -> Outcome<Vec<(String,
 
 /// The caller's `params` object as the core's list of (name, value).
 pub fn params_of(env: &Env, params: &Unknown<'_>) -> Outcome<Vec<(String, ParamValue)>> {
-    if params.get_type()? != ValueType::Object || params.is_array()? || params.is_buffer()? {
+    if params.get_type()? != ValueType::Object
+        || params.is_array()?
+        || params.is_buffer()?
+        || params.is_typedarray()?
+        || params.is_dataview()?
+    {
         return Err(Error::argument(
             "params",
             format!(
@@ -143,8 +271,20 @@ pub fn params_of(env: &Env, params: &Unknown<'_>) -> Outcome<Vec<(String, ParamV
         .into());
     }
     let object: Object = unsafe { params.cast()? };
+    let pairs = own_keys(env, &object)?;
+    if pairs.is_empty() {
+        if let Some(what) = not_a_record(env, params)? {
+            return Err(Error::argument(
+                "params",
+                format!(
+                    "params must be a plain object of parameter names to string values; got {what}"
+                ),
+            )
+            .into());
+        }
+    }
     let mut out = Vec::new();
-    for (name, value) in own_keys(env, &object)? {
+    for (name, value) in pairs {
         out.push((name, param_value_of(&value)?));
     }
     Ok(out)
@@ -252,32 +392,21 @@ pub fn bytes_of(value: &Unknown<'_>) -> Result<Option<Vec<u8>>> {
     if value.get_type()? != ValueType::Object {
         return Ok(None);
     }
-    if value.is_buffer()? {
-        let buf: BufferSlice = unsafe { value.cast()? };
-        return Ok(Some(buf.to_vec()));
+    // napi_is_buffer is true for any ArrayBufferView on newer Node versions (a DataView, a
+    // Uint16Array, …), so the element type is checked before it.
+    if value.is_dataview()? {
+        return Ok(None);
     }
     if value.is_typedarray()? {
-        let mut kind = 0;
-        let mut length = 0;
-        let mut data = ptr::null_mut();
-        let mut buffer = ptr::null_mut();
-        let mut offset = 0;
-        check_status!(unsafe {
-            sys::napi_get_typedarray_info(
-                value.value().env,
-                value.raw(),
-                &mut kind,
-                &mut length,
-                &mut data,
-                &mut buffer,
-                &mut offset,
-            )
-        })?;
-        if kind != sys::TypedarrayType::uint8_array {
+        if !is_uint8_array(value)? {
             return Ok(None);
         }
         let arr: Uint8ArraySlice = unsafe { value.cast()? };
         return Ok(Some(arr.to_vec()));
+    }
+    if value.is_buffer()? {
+        let buf: BufferSlice = unsafe { value.cast()? };
+        return Ok(Some(buf.to_vec()));
     }
     if value.is_arraybuffer()? {
         let mut data = ptr::null_mut();
@@ -394,20 +523,6 @@ pub fn text_pairs_of(
         }
     }
     Ok(Ok(out))
-}
-
-/// `value instanceof globalThis[name]`.
-pub fn is_instance_of_global(env: &Env, value: &Unknown<'_>, name: &str) -> Result<bool> {
-    let global = env.get_global()?;
-    let ctor: Unknown = global.get_named_property(name)?;
-    if ctor.get_type()? != ValueType::Function {
-        return Ok(false);
-    }
-    let mut result = false;
-    check_status!(unsafe {
-        sys::napi_instanceof(env.raw(), value.raw(), ctor.raw(), &mut result)
-    })?;
-    Ok(result)
 }
 
 /// Calls `value.toString()`.

@@ -156,7 +156,7 @@ impl OrderParams {
 
 /// Joins `key="value"` pairs with `&`, values raw (no escaping, no encoding).
 pub fn pre_sign_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(1024);
     for (i, (k, v)) in pairs.into_iter().enumerate() {
         if i > 0 {
             out.push('&');
