@@ -87,8 +87,9 @@ impl AlipayHK {
     /// Parses and checks the keys. Refuses an `alipayPublicKey` that is the merchant's own
     /// public key (the most common cause of failed verification).
     #[napi(constructor, ts_args_type = "config: AlipayHKConfig")]
-    pub fn new(env: Env, config: Unknown) -> Result<Self> {
+    pub fn new(env: Env, this: This<Unknown>, config: Unknown) -> Result<Self> {
         run(&env, || {
+            crate::require_new::<AlipayHK>(&env, &this, "AlipayHK", "new AlipayHK(config)")?;
             let object = object_arg(
                 &config,
                 "config",

@@ -139,6 +139,7 @@ pub(crate) fn signer_of_object(object: &Object<'_>) -> Outcome<Arc<Signer>> {
                 )
                 .into());
             }
+            verify_api::check_md5_key_len(&md5_key, "key.md5Key")?;
             let text = string_of(&md5_key)?.ok_or_else(|| {
                 Error::key(
                     "key.md5Key holds a lone UTF-16 surrogate; an MD5 key is letters and digits",
@@ -285,8 +286,9 @@ impl OrderSigner {
     /// Parses and checks the key; throws `ERR_ALIPAYHK_INVALID_KEY` or
     /// `ERR_ALIPAYHK_SIGN_TYPE` when it cannot be used.
     #[napi(constructor, ts_args_type = "key: SigningKey")]
-    pub fn new(env: Env, key: Unknown) -> Result<Self> {
+    pub fn new(env: Env, this: This<Unknown>, key: Unknown) -> Result<Self> {
         run(&env, || {
+            require_new::<OrderSigner>(&env, &this, "OrderSigner", "new OrderSigner(key)")?;
             Ok(OrderSigner {
                 inner: signer_of(&env, &key)?,
             })
@@ -368,6 +370,23 @@ impl OrderSigner {
     pub fn fingerprint(&self) -> String {
         self.inner.fingerprint()
     }
+}
+
+/// Refuses a class constructor called without `new` (`OrderSigner(key)`): napi-rs would
+/// otherwise wrap whatever `this` is (the global object, the module's exports) and keep the
+/// key on it for the life of the process.
+pub(crate) fn require_new<T: JavaScriptClassExt>(
+    env: &Env,
+    this: &Unknown<'_>,
+    class: &str,
+    usage: &str,
+) -> Outcome<()> {
+    if this.get_type()? != ValueType::Object || !T::instance_of(env, this)? {
+        return Err(
+            Error::argument(class, format!("{class} is a class: call it with `{usage}`")).into(),
+        );
+    }
+    Ok(())
 }
 
 /// Test hook, not part of the API: proves that a Rust panic becomes an

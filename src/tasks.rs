@@ -135,8 +135,18 @@ pub fn signal_of(env: &Env, options: Option<&Unknown<'_>>) -> Outcome<Option<Abo
     let Some(options) = options else {
         return Ok(None);
     };
-    if options.get_type()? != ValueType::Object {
+    if is_nullish(options)? {
         return Ok(None);
+    }
+    if options.get_type()? != ValueType::Object || options.is_array()? {
+        return Err(Error::argument(
+            "options",
+            format!(
+                "options must be an object such as {{ signal }}; got {}",
+                crate::convert::describe(options)?
+            ),
+        )
+        .into());
     }
     let object: Object = unsafe { options.cast()? };
     let signal: Unknown = object.get_named_property("signal")?;

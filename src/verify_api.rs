@@ -2,12 +2,12 @@
 //! diagnosis. Conversion only; the rules are in the core.
 
 use crate::convert::{
-    bytes_of, check_len, describe, is_instance_of_global, is_nullish, js_len, key_bytes_of,
+    bytes_of, check_len, describe, is_nullish, js_len, key_bytes_of, not_a_record, own_key_names,
     record_of, string_of, text_pairs_of, to_string_method,
 };
 use crate::js_error::{run, Outcome};
 use alipayhk_pay_core::key_cache::{KeyCache, DEFAULT_CAPACITY};
-use alipayhk_pay_core::limits::MAX_MESSAGE_BYTES;
+use alipayhk_pay_core::limits::{MAX_KEY_CHARS, MAX_MESSAGE_BYTES};
 use alipayhk_pay_core::merchant::{self, ExpectedOrder};
 use alipayhk_pay_core::notify::{self, NotifyVerification};
 use alipayhk_pay_core::order_str::{self, TradePayVerification};
@@ -39,27 +39,26 @@ pub fn notify_body_of(env: &Env, body: &Unknown<'_>) -> Outcome<NotifyBody> {
             check_len(bytes.len(), MAX_MESSAGE_BYTES, "body")?;
             Ok(NotifyBody::Raw(bytes))
         }
-        ValueType::Object
-            if body.is_typedarray()?
-                || body.is_dataview()?
-                || is_instance_of_global(env, body, "Map")? =>
-        {
-            Err(Error::argument(
-                "body",
-                format!(
-                    "body must be the raw form body (string, Buffer or Uint8Array), a URLSearchParams, or an object of decoded fields; got {}",
-                    if is_instance_of_global(env, body, "Map")? { "a Map" } else { describe(body)? }
-                ),
-            )
-            .into())
-        }
-        ValueType::Object if is_instance_of_global(env, body, "URLSearchParams")? => {
-            // Its own serialisation is lossless; decoding that once gives back its fields,
-            // and a repeated name stays visible.
-            Ok(match to_string_method(body)? {
-                Some(s) => NotifyBody::Raw(s.into_bytes()),
-                None => NotifyBody::Unreadable("the URLSearchParams hold a lone UTF-16 surrogate".into()),
-            })
+        // A Map, a Promise, binary data other than bytes …: refused, not read as an empty
+        // object. A URLSearchParams (from any realm): its own serialisation is lossless;
+        // decoding that once gives back its fields, and a repeated name stays visible.
+        ValueType::Object if !body.is_array()? && not_a_record(env, body)?.is_some() => {
+            match not_a_record(env, body)? {
+                Some("a URLSearchParams") => Ok(match to_string_method(body)? {
+                    Some(s) => NotifyBody::Raw(s.into_bytes()),
+                    None => NotifyBody::Unreadable(
+                        "the URLSearchParams hold a lone UTF-16 surrogate".into(),
+                    ),
+                }),
+                what => Err(Error::argument(
+                    "body",
+                    format!(
+                        "body must be the raw form body (string, Buffer or Uint8Array), a URLSearchParams, or an object of decoded fields; got {}",
+                        what.unwrap_or("an object")
+                    ),
+                )
+                .into()),
+            }
         }
         ValueType::Object if !body.is_array()? => {
             let object: Object = unsafe { body.cast()? };
@@ -131,12 +130,25 @@ pub fn md5_key_of(value: &Unknown<'_>, field: &str) -> Outcome<Md5Key> {
         )
         .into());
     }
+    check_md5_key_len(value, field)?;
     let text = string_of(value)?.ok_or_else(|| {
         Error::key(format!(
             "{field} holds a lone UTF-16 surrogate; an MD5 key is letters and digits"
         ))
     })?;
     Ok(Md5Key::new(&text)?)
+}
+
+/// Refuses an MD5 key string longer than any key before it is copied (Alipay's are 32).
+pub fn check_md5_key_len(value: &Unknown<'_>, field: &str) -> Outcome<()> {
+    let n = js_len(value)?;
+    if n > MAX_KEY_CHARS {
+        return Err(Error::key(format!(
+            "{field} is {n} characters long; a key is at most {MAX_KEY_CHARS} (Alipay's MD5 keys are 32)"
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 pub fn verify_notify_with(body: NotifyBody, key: &VerifyKey) -> NotifyVerification {
@@ -348,6 +360,14 @@ fn params_arg(env: &Env, params: &Unknown<'_>) -> Outcome<Vec<(String, String)>>
     }
     let object: Object = unsafe { params.cast()? };
     match text_pairs_of(env, &object)? {
+        Ok(p) if p.is_empty() && not_a_record(env, params)?.is_some() => Err(Error::argument(
+            "params",
+            format!(
+                "params must be the params of a verified notification; got {}",
+                not_a_record(env, params)?.unwrap_or("an object")
+            ),
+        )
+        .into()),
         Ok(p) => Ok(p),
         Err(e) => {
             Err(Error::argument("params", format!("params must hold text values: {}", e.0)).into())
@@ -380,6 +400,15 @@ pub fn check_notify_matches_order(
             .into());
         }
         let e: Object = unsafe { expected.cast()? };
+        if own_key_names(&env, &e)?.is_empty() {
+            if let Some(what) = not_a_record(&env, &expected)? {
+                return Err(Error::argument(
+                    "expected",
+                    format!("expected must be {{ outTradeNo, totalFee, currency, sellerId }}; got {what}"),
+                )
+                .into());
+            }
+        }
         let expected = ExpectedOrder {
             out_trade_no: optional_text(&e, "outTradeNo", "expected.outTradeNo")?,
             total_fee: optional_text(&e, "totalFee", "expected.totalFee")?,
