@@ -1,7 +1,7 @@
 //! JavaScript values in, core types out. No protocol rules here: only shapes and types.
 
 use crate::js_error::Outcome;
-use alipayhk_pay_core::limits::{MAX_KEY_CHARS, MAX_PARAMS, MAX_VALUE_CHARS};
+use alipayhk_pay_core::limits::{MAX_KEY_CHARS, MAX_MESSAGE_BYTES, MAX_PARAMS, MAX_VALUE_CHARS};
 use alipayhk_pay_core::{BuildOptions, Error, KeyInput, ParamValue};
 use napi::bindgen_prelude::*;
 use napi::{JsString, JsValue};
@@ -207,7 +207,11 @@ fn utf8_of(value: &Unknown<'_>) -> Result<String> {
 }
 
 /// Own enumerable string-keyed properties, in JavaScript's property order.
-fn own_keys<'env>(env: &'env Env, object: &Object<'env>) -> Outcome<Vec<(String, Unknown<'env>)>> {
+fn own_keys<'env>(
+    env: &'env Env,
+    object: &Object<'env>,
+    field: &str,
+) -> Outcome<Vec<(String, Unknown<'env>)>> {
     let raw_env = env.raw();
     let mut names = ptr::null_mut();
     check_status!(unsafe {
@@ -224,8 +228,8 @@ fn own_keys<'env>(env: &'env Env, object: &Object<'env>) -> Outcome<Vec<(String,
     let len = names.get_array_length()?;
     if len as usize > MAX_PARAMS {
         return Err(Error::argument(
-            "params",
-            format!("the object has {len} properties; at most {MAX_PARAMS} are read"),
+            field,
+            format!("{field} has {len} properties; at most {MAX_PARAMS} are read"),
         )
         .into());
     }
@@ -271,7 +275,7 @@ pub fn params_of(env: &Env, params: &Unknown<'_>) -> Outcome<Vec<(String, ParamV
         .into());
     }
     let object: Object = unsafe { params.cast()? };
-    let pairs = own_keys(env, &object)?;
+    let pairs = own_keys(env, &object, "params")?;
     if pairs.is_empty() {
         if let Some(what) = not_a_record(env, params)? {
             return Err(Error::argument(
@@ -311,8 +315,11 @@ pub fn param_value_of(value: &Unknown<'_>) -> Result<ParamValue> {
 }
 
 /// Own enumerable string keys of an object, for checking a config or order for unknown names.
-pub fn own_key_names(env: &Env, object: &Object<'_>) -> Outcome<Vec<String>> {
-    Ok(own_keys(env, object)?.into_iter().map(|(k, _)| k).collect())
+pub fn own_key_names(env: &Env, object: &Object<'_>, field: &str) -> Outcome<Vec<String>> {
+    Ok(own_keys(env, object, field)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect())
 }
 
 fn optional_bool(object: &Object<'_>, name: &str, field: &str, default: bool) -> Outcome<bool> {
@@ -494,12 +501,26 @@ pub struct NotText(pub String);
 
 /// An object of decoded fields (what a framework's body parser gives) as (name, value)
 /// pairs; a non-string value (an array for a repeated name, a nested object) is `NotText`.
+/// Refused before any value is copied when the fields add up to more than a message may
+/// hold (`field` names the argument in the error).
 pub fn text_pairs_of(
     env: &Env,
     object: &Object<'_>,
+    field: &str,
 ) -> Outcome<std::result::Result<Vec<(String, String)>, NotText>> {
     let mut out = Vec::new();
-    for (name, value) in own_keys(env, object)? {
+    let mut total = 0usize;
+    for (name, value) in own_keys(env, object, field)? {
+        if value.get_type()? == ValueType::String {
+            total += name.len() + 2 + js_len(&value)?;
+            if total > MAX_MESSAGE_BYTES {
+                return Err(Error::argument(
+                    field,
+                    format!("{field} holds more than {MAX_MESSAGE_BYTES} characters of fields; at most that many are read"),
+                )
+                .into());
+            }
+        }
         match value.get_type()? {
             ValueType::String => match string_of(&value)? {
                 Some(s) => out.push((name, s)),
@@ -523,10 +544,4 @@ pub fn text_pairs_of(
         }
     }
     Ok(Ok(out))
-}
-
-/// Calls `value.toString()`.
-pub fn to_string_method(value: &Unknown<'_>) -> Result<Option<String>> {
-    let s = value.coerce_to_string()?;
-    string_of(&s.to_unknown())
 }

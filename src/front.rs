@@ -37,7 +37,7 @@ const ORDER_FIELDS: &[&str] = &[
 ];
 
 fn reject_unknown(env: &Env, object: &Object<'_>, known: &[&str], arg: &str) -> Outcome<()> {
-    for name in own_key_names(env, object)? {
+    for name in own_key_names(env, object, arg)? {
         if !known.contains(&name.as_str()) {
             return Err(Error::argument(
                 &format!("{arg}.{name}"),

@@ -3,7 +3,7 @@
 
 use crate::convert::{
     bytes_of, check_len, describe, is_nullish, js_len, key_bytes_of, not_a_record, own_key_names,
-    record_of, string_of, text_pairs_of, to_string_method,
+    record_of, string_of, text_pairs_of,
 };
 use crate::js_error::{run, Outcome};
 use alipayhk_pay_core::key_cache::{KeyCache, DEFAULT_CAPACITY};
@@ -44,12 +44,16 @@ pub fn notify_body_of(env: &Env, body: &Unknown<'_>) -> Outcome<NotifyBody> {
         // decoding that once gives back its fields, and a repeated name stays visible.
         ValueType::Object if !body.is_array()? && not_a_record(env, body)?.is_some() => {
             match not_a_record(env, body)? {
-                Some("a URLSearchParams") => Ok(match to_string_method(body)? {
-                    Some(s) => NotifyBody::Raw(s.into_bytes()),
-                    None => NotifyBody::Unreadable(
-                        "the URLSearchParams hold a lone UTF-16 surrogate".into(),
-                    ),
-                }),
+                Some("a URLSearchParams") => {
+                    let text = body.coerce_to_string()?.to_unknown();
+                    check_len(js_len(&text)?, MAX_MESSAGE_BYTES, "body")?;
+                    Ok(match string_of(&text)? {
+                        Some(s) => NotifyBody::Raw(s.into_bytes()),
+                        None => NotifyBody::Unreadable(
+                            "the URLSearchParams hold a lone UTF-16 surrogate".into(),
+                        ),
+                    })
+                }
                 what => Err(Error::argument(
                     "body",
                     format!(
@@ -62,7 +66,7 @@ pub fn notify_body_of(env: &Env, body: &Unknown<'_>) -> Outcome<NotifyBody> {
         }
         ValueType::Object if !body.is_array()? => {
             let object: Object = unsafe { body.cast()? };
-            Ok(match text_pairs_of(env, &object)? {
+            Ok(match text_pairs_of(env, &object, "body")? {
                 Ok(pairs) => NotifyBody::Decoded(pairs),
                 Err(e) => NotifyBody::Unreadable(e.0),
             })
@@ -359,7 +363,7 @@ fn params_arg(env: &Env, params: &Unknown<'_>) -> Outcome<Vec<(String, String)>>
         .into());
     }
     let object: Object = unsafe { params.cast()? };
-    match text_pairs_of(env, &object)? {
+    match text_pairs_of(env, &object, "params")? {
         Ok(p) if p.is_empty() && not_a_record(env, params)?.is_some() => Err(Error::argument(
             "params",
             format!(
@@ -400,7 +404,7 @@ pub fn check_notify_matches_order(
             .into());
         }
         let e: Object = unsafe { expected.cast()? };
-        if own_key_names(&env, &e)?.is_empty() {
+        if own_key_names(&env, &e, "expected")?.is_empty() {
             if let Some(what) = not_a_record(&env, &expected)? {
                 return Err(Error::argument(
                     "expected",
