@@ -66,35 +66,23 @@ fn is_uint8_array(value: &Unknown<'_>) -> Result<bool> {
     Ok(kind == sys::TypedarrayType::uint8_array)
 }
 
-/// What an object is when it keeps its data somewhere other than own enumerable properties
-/// (a Promise someone forgot to await, a Map, an ArrayBuffer, …), so that read as a record
-/// it would be silently empty; `None` for anything else. Asked only of objects that have no
-/// own enumerable keys. Uses `Object.prototype.toString`, which works across realms (a Map
-/// made in a `vm` context is not `instanceof` this realm's Map).
-pub fn not_a_record(env: &Env, value: &Unknown<'_>) -> Result<Option<&'static str>> {
-    if value.get_type()? != ValueType::Object {
-        return Ok(None);
-    }
-    if value.is_promise()? {
-        return Ok(Some("a Promise (missing `await`?)"));
-    }
-    if value.is_arraybuffer()? || value.is_dataview()? || value.is_typedarray()? {
-        return describe(value).map(Some);
-    }
+/// `Object.prototype.toString.call(value)` (`"[object Map]"`, `"[object AbortSignal]"`, …):
+/// the class of an object in any realm. `""` if `Object.prototype.toString` was replaced.
+pub fn class_tag(env: &Env, value: &Unknown<'_>) -> Result<String> {
     let global = env.get_global()?;
     let object_ctor: Unknown = global.get_named_property("Object")?;
     if object_ctor.get_type()? != ValueType::Function {
-        return Ok(None);
+        return Ok(String::new());
     }
     let object_ctor: Object = unsafe { object_ctor.cast()? };
     let proto: Unknown = object_ctor.get_named_property("prototype")?;
     if proto.get_type()? != ValueType::Object {
-        return Ok(None);
+        return Ok(String::new());
     }
     let proto: Object = unsafe { proto.cast()? };
     let to_string: Unknown = proto.get_named_property("toString")?;
     if to_string.get_type()? != ValueType::Function {
-        return Ok(None);
+        return Ok(String::new());
     }
     let mut tag = ptr::null_mut();
     check_status!(unsafe {
@@ -112,6 +100,25 @@ pub fn not_a_record(env: &Env, value: &Unknown<'_>) -> Result<Option<&'static st
         ValueType::String => string_of(&tag)?.unwrap_or_default(),
         _ => String::new(),
     };
+    Ok(tag)
+}
+
+/// What an object is when it keeps its data somewhere other than own enumerable properties
+/// (a Promise someone forgot to await, a Map, an ArrayBuffer, …), so that read as a record
+/// it would be silently empty; `None` for anything else. Asked only of objects that have no
+/// own enumerable keys. Uses `Object.prototype.toString`, which works across realms (a Map
+/// made in a `vm` context is not `instanceof` this realm's Map).
+pub fn not_a_record(env: &Env, value: &Unknown<'_>) -> Result<Option<&'static str>> {
+    if value.get_type()? != ValueType::Object {
+        return Ok(None);
+    }
+    if value.is_promise()? {
+        return Ok(Some("a Promise (missing `await`?)"));
+    }
+    if value.is_arraybuffer()? || value.is_dataview()? || value.is_typedarray()? {
+        return describe(value).map(Some);
+    }
+    let tag = class_tag(env, value)?;
     Ok(match tag.as_str() {
         "[object Map]" => Some("a Map"),
         "[object Set]" => Some("a Set"),
@@ -392,42 +399,56 @@ impl Drop for KeyBytes {
     }
 }
 
-/// The bytes of a Buffer, a Uint8Array or an ArrayBuffer; `None` for any other value
-/// (another typed array or a DataView is not taken as bytes: its element type says it
-/// is something else).
-pub fn bytes_of(value: &Unknown<'_>) -> Result<Option<Vec<u8>>> {
+/// The bytes of a Buffer, a Uint8Array or an ArrayBuffer, borrowed from the JS value (so
+/// that a size can be checked before anything is copied); `None` for any other value.
+pub fn byte_view<'a>(value: &'a Unknown<'_>) -> Result<Option<&'a [u8]>> {
     if value.get_type()? != ValueType::Object {
         return Ok(None);
     }
+    let env = value.value().env;
+    let mut data: *mut std::ffi::c_void = ptr::null_mut();
+    let mut length = 0usize;
     // napi_is_buffer is true for any ArrayBufferView on newer Node versions (a DataView, a
     // Uint16Array, …), so the element type is checked before it.
     if value.is_dataview()? {
         return Ok(None);
-    }
-    if value.is_typedarray()? {
+    } else if value.is_typedarray()? {
         if !is_uint8_array(value)? {
             return Ok(None);
         }
-        let arr: Uint8ArraySlice = unsafe { value.cast()? };
-        return Ok(Some(arr.to_vec()));
-    }
-    if value.is_buffer()? {
-        let buf: BufferSlice = unsafe { value.cast()? };
-        return Ok(Some(buf.to_vec()));
-    }
-    if value.is_arraybuffer()? {
-        let mut data = ptr::null_mut();
-        let mut length = 0;
+        let mut kind = 0;
+        let mut buffer = ptr::null_mut();
+        let mut offset = 0;
         check_status!(unsafe {
-            sys::napi_get_arraybuffer_info(value.value().env, value.raw(), &mut data, &mut length)
+            sys::napi_get_typedarray_info(
+                env,
+                value.raw(),
+                &mut kind,
+                &mut length,
+                &mut data,
+                &mut buffer,
+                &mut offset,
+            )
         })?;
-        if length == 0 {
-            return Ok(Some(Vec::new()));
-        }
-        let bytes = unsafe { std::slice::from_raw_parts(data as *const u8, length) };
-        return Ok(Some(bytes.to_vec()));
+    } else if value.is_buffer()? {
+        check_status!(unsafe {
+            sys::napi_get_buffer_info(env, value.raw(), &mut data, &mut length)
+        })?;
+    } else if value.is_arraybuffer()? {
+        check_status!(unsafe {
+            sys::napi_get_arraybuffer_info(env, value.raw(), &mut data, &mut length)
+        })?;
+    } else {
+        return Ok(None);
     }
-    Ok(None)
+    if length == 0 || data.is_null() {
+        return Ok(Some(&[]));
+    }
+    // The value outlives the borrow, and nothing runs JavaScript (which could detach the
+    // buffer) while the slice is held.
+    Ok(Some(unsafe {
+        std::slice::from_raw_parts(data as *const u8, length)
+    }))
 }
 
 /// A key given as a string or a Buffer (or a Uint8Array).
@@ -444,12 +465,12 @@ pub fn key_bytes_of(value: &Unknown<'_>, field: &str) -> Outcome<KeyBytes> {
             Some(s) => Ok(KeyBytes::Text(s)),
             None => Err(Error::key(format!("{field} holds a lone UTF-16 surrogate; a key is ASCII text")).into()),
         },
-        ValueType::Object if bytes_of(value)?.is_some() => {
-            let bytes = bytes_of(value)?.unwrap_or_default();
+        ValueType::Object if byte_view(value)?.is_some() => {
+            let bytes = byte_view(value)?.unwrap_or_default();
             if bytes.len() > MAX_KEY_CHARS {
                 return too_long(bytes.len());
             }
-            Ok(KeyBytes::Bytes(bytes))
+            Ok(KeyBytes::Bytes(bytes.to_vec()))
         }
         ValueType::Undefined | ValueType::Null => Err(Error::argument(
             field,

@@ -153,7 +153,11 @@ pub fn signal_of(env: &Env, options: Option<&Unknown<'_>>) -> Outcome<Option<Abo
     if is_nullish(&signal)? {
         return Ok(None);
     }
-    if signal.get_type()? != ValueType::Object {
+    // napi-rs takes any object for a signal (and sets `onabort` on it), so the class is
+    // checked here: a look-alike would never cancel anything.
+    if signal.get_type()? != ValueType::Object
+        || crate::convert::class_tag(env, &signal)? != "[object AbortSignal]"
+    {
         return Err(Error::argument(
             "options.signal",
             "options.signal must be an AbortSignal (from an AbortController)",

@@ -2,8 +2,8 @@
 //! diagnosis. Conversion only; the rules are in the core.
 
 use crate::convert::{
-    bytes_of, check_len, describe, is_nullish, js_len, key_bytes_of, not_a_record, own_key_names,
-    record_of, string_of, text_pairs_of,
+    byte_view, check_len, describe, is_nullish, js_len, key_bytes_of, not_a_record, record_of,
+    string_of, text_pairs_of,
 };
 use crate::js_error::{run, Outcome};
 use alipayhk_pay_core::key_cache::{KeyCache, DEFAULT_CAPACITY};
@@ -34,10 +34,10 @@ pub fn notify_body_of(env: &Env, body: &Unknown<'_>) -> Outcome<NotifyBody> {
             Some(s) => NotifyBody::Raw(s.into_bytes()),
             None => NotifyBody::Unreadable("the body holds a lone UTF-16 surrogate".into()),
         }),
-        ValueType::Object if bytes_of(body)?.is_some() => {
-            let bytes = bytes_of(body)?.unwrap_or_default();
+        ValueType::Object if byte_view(body)?.is_some() => {
+            let bytes = byte_view(body)?.unwrap_or_default();
             check_len(bytes.len(), MAX_MESSAGE_BYTES, "body")?;
-            Ok(NotifyBody::Raw(bytes))
+            Ok(NotifyBody::Raw(bytes.to_vec()))
         }
         // A Map, a Promise, binary data other than bytes …: refused, not read as an empty
         // object. A URLSearchParams (from any realm): its own serialisation is lossless;
@@ -404,14 +404,16 @@ pub fn check_notify_matches_order(
             .into());
         }
         let e: Object = unsafe { expected.cast()? };
-        if own_key_names(&env, &e, "expected")?.is_empty() {
-            if let Some(what) = not_a_record(&env, &expected)? {
-                return Err(Error::argument(
-                    "expected",
-                    format!("expected must be {{ outTradeNo, totalFee, currency, sellerId }}; got {what}"),
-                )
-                .into());
-            }
+        // A Promise (a forgotten `await`), a Map, a typed array …: its fields would all
+        // read as absent, and an empty list would say that everything agrees.
+        if let Some(what) = not_a_record(&env, &expected)? {
+            return Err(Error::argument(
+                "expected",
+                format!(
+                    "expected must be {{ outTradeNo, totalFee, currency, sellerId }}; got {what}"
+                ),
+            )
+            .into());
         }
         let expected = ExpectedOrder {
             out_trade_no: optional_text(&e, "outTradeNo", "expected.outTradeNo")?,
