@@ -94,6 +94,14 @@ pub(crate) fn signer_of_object(object: &Object<'_>) -> Outcome<Arc<Signer>> {
     let private_key: Unknown = object.get_named_property("privateKey")?;
     let md5_key: Unknown = object.get_named_property("md5Key")?;
     let sign_type = match sign_type.get_type()? {
+        // A long text is never echoed: it may be a key put in the wrong field.
+        ValueType::String if convert::js_len(&sign_type)? > 13 => {
+            return Err(Error::sign_type(format!(
+                "key.signType is a {}-character text, not 'RSA', 'RSA2' or 'MD5' (it is not shown: it may be a key in the wrong field)",
+                convert::js_len(&sign_type)?
+            ))
+            .into())
+        }
         ValueType::String => SignType::parse(&string_of(&sign_type)?.unwrap_or_default())?,
         ValueType::Undefined | ValueType::Null => {
             return Err(Error::sign_type(
