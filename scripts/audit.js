@@ -10,7 +10,7 @@ const { spawnSync } = require('node:child_process')
 const path = require('node:path')
 
 const root = path.join(__dirname, '..')
-const CARGO_DENY_VERSION = '0.19.0'
+const CARGO_DENY_VERSION = '0.20.2'
 let failed = false
 
 function run(cmd, args, opts = {}) {
