@@ -372,6 +372,31 @@ throwsCode('buildOrderStr: a required param only inherited (not own) is missing'
 }, MISSING_PARAM, 'subject')
 returns('buildOrderStr: an inherited enumerable unknown name is not read (strict would refuse it)', () =>
   buildOrderStr(inheriting({ it_b_play: '30m' }, P()), KEYS.MD5), (s) => expectOrderStr(s, H.refPreSign(P()), 'MD5'))
+// Keys, configs, orders and options are read from own properties only, like params: a
+// polluted prototype must not supply a key (here the prototype is explicit, not global).
+const ATTACKER_MD5 = 'attacker0000000000000000000000ab'
+throwsCode('verifyNotify: an md5Key only on the prototype is not read (alipayPublicKey undefined)', () =>
+  verifyNotify(H.signedNotifyBody(H.notifyFields(), 'MD5', ATTACKER_MD5), inheriting({ md5Key: ATTACKER_MD5 }, { alipayPublicKey: undefined })),
+INVALID_ARGUMENT, 'key')
+rejectsCode('verifyNotifyAsync: an md5Key only on the prototype is not read', () =>
+  verifyNotifyAsync(H.signedNotifyBody(H.notifyFields(), 'MD5', ATTACKER_MD5), inheriting({ md5Key: ATTACKER_MD5 }, {})), INVALID_ARGUMENT, 'key')
+throwsCode('verifyOrderStr: a publicKey only on the prototype is not read', () =>
+  verifyOrderStr(ORDER_STR, inheriting({ publicKey: H.spkiPem(MERCHANT2) }, {})), INVALID_ARGUMENT, 'key')
+throwsCode('buildOrderStr: signType and privateKey only on the prototype are not read', () =>
+  buildOrderStr(P(), inheriting({ ...KEYS.RSA }, {})), SIGN_TYPE)
+throwsCode('new AlipayHK: a partner only on the prototype is not read', () =>
+  new AlipayHK(inheriting({ partner: H.PARTNER }, { signType: 'MD5', md5Key: MD5_KEY })), MISSING_PARAM, 'partner')
+throwsCode('new AlipayHK (MD5): an md5Key only on the prototype is not read', () =>
+  new AlipayHK(inheriting({ md5Key: ATTACKER_MD5 }, { partner: H.PARTNER, signType: 'MD5' })), INVALID_ARGUMENT, 'key.md5Key')
+throwsCode('AlipayHK#buildOrderStr: a subject only on the prototype is not read', () => {
+  const order = H.validOrder()
+  delete order.subject
+  return FRONT.buildOrderStr(inheriting({ subject: 'from the prototype' }, order))
+}, MISSING_PARAM, 'subject')
+throwsCode('buildOrderStr: an inherited options.strict = false is not read', () =>
+  buildOrderStr({ a: 'b' }, KEYS.MD5, inheriting({ strict: false }, {})), INVALID_PARAM)
+returns('checkNotifyMatchesOrder: an inherited expected.totalFee is not compared', () =>
+  checkNotifyMatchesOrder({ total_fee: '1.00' }, inheriting({ totalFee: '2.00' }, {})), (v) => expect(v).toEqual([]))
 returns('isPaid: an inherited trade_status is not read', () => isPaid(inheriting({ trade_status: 'TRADE_SUCCESS' }, {})), (v) => expect(v).toBe(false))
 returns('checkNotifyMatchesOrder: inherited notification params are not read', () =>
   checkNotifyMatchesOrder(inheriting({ out_trade_no: 'A' }, {}), { outTradeNo: 'A' }), (v) => expect(v).toEqual(['out_trade_no: the notification has none; the order has "A"']))
@@ -490,7 +515,7 @@ returns('a subclass of OrderSigner signs exactly', () => new (class Mine extends
   expectOrderStr(s, H.refPreSign(P()), 'MD5'))
 returns('an OrderSigner as the key of buildOrderStr', () => buildOrderStr(P(), MD5_SIGNER), (s) => expectOrderStr(s, H.refPreSign(P()), 'MD5'))
 throwsCode('Object.create(signer) as the key', () => buildOrderStr(P(), Object.create(SIGNER)), INVALID_ARGUMENT, 'key')
-throwsCode('an AlipayHK as the key', () => buildOrderStr(P(), FRONT), INVALID_ARGUMENT, 'key.privateKey')
+throwsCode('an AlipayHK as the key (its signType getter is inherited, not read)', () => buildOrderStr(P(), FRONT), SIGN_TYPE)
 throwsCode('an OrderSigner as params', () => buildOrderStr(SIGNER, KEYS.MD5), MISSING_PARAM, 'service')
 throwsEngine('OrderSigner#buildOrderStr on a plain object', () => OrderSigner.prototype.buildOrderStr.call({}, P()), /Illegal invocation/)
 throwsEngine('AlipayHK#verifyNotify on an OrderSigner', () => AlipayHK.prototype.verifyNotify.call(SIGNER, BODY), /Illegal invocation/)

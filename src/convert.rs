@@ -129,6 +129,27 @@ pub fn not_a_record(env: &Env, value: &Unknown<'_>) -> Result<Option<&'static st
     })
 }
 
+/// `object[name]` when `name` is an own property of `object`, else `undefined`. Options,
+/// keys, configs and orders are read this way, like params: a field is never taken from a
+/// prototype, so a polluted `Object.prototype.md5Key` cannot become a verification key when
+/// the caller's own `alipayPublicKey` is missing.
+pub fn own_field<'env>(object: &Object<'env>, name: &str) -> Result<Unknown<'env>> {
+    let raw_env = object.value().env;
+    let mut key = ptr::null_mut();
+    check_status!(unsafe {
+        sys::napi_create_string_utf8(raw_env, name.as_ptr().cast(), name.len() as isize, &mut key)
+    })?;
+    let mut own = false;
+    check_status!(unsafe { sys::napi_has_own_property(raw_env, object.raw(), key, &mut own) })?;
+    let mut value = ptr::null_mut();
+    if own {
+        check_status!(unsafe { sys::napi_get_property(raw_env, object.raw(), key, &mut value) })?;
+    } else {
+        check_status!(unsafe { sys::napi_get_undefined(raw_env, &mut value) })?;
+    }
+    Ok(unsafe { Unknown::from_raw_unchecked(raw_env, value) })
+}
+
 pub fn is_nullish(value: &Unknown<'_>) -> Result<bool> {
     Ok(matches!(
         value.get_type()?,
@@ -330,7 +351,7 @@ pub fn own_key_names(env: &Env, object: &Object<'_>, field: &str) -> Outcome<Vec
 }
 
 fn optional_bool(object: &Object<'_>, name: &str, field: &str, default: bool) -> Outcome<bool> {
-    let value: Unknown = object.get_named_property(name)?;
+    let value: Unknown = own_field(object, name)?;
     match value.get_type()? {
         ValueType::Undefined => Ok(default),
         ValueType::Boolean => Ok(value.coerce_to_bool()?),

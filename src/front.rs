@@ -97,7 +97,7 @@ impl AlipayHK {
             )?;
             reject_unknown(&env, &object, CONFIG_FIELDS, "config")?;
             let partner =
-                match object.get_named_property::<Unknown>("partner")? {
+                match crate::convert::own_field(&object, "partner")? {
                     p if is_nullish(&p)? => return Err(Error::missing(
                         "partner",
                         "config.partner is required: the 16-digit partner ID starting with 2088",
@@ -115,14 +115,14 @@ impl AlipayHK {
                 )
                 .into());
             }
-            let seller: Unknown = object.get_named_property("sellerId")?;
+            let seller: Unknown = crate::convert::own_field(&object, "sellerId")?;
             let seller_id = if is_nullish(&seller)? {
                 None
             } else {
                 Some(text_arg(&seller, "sellerId")?)
             };
             let signer = signer_of_object(&object)?;
-            let alipay_public: Unknown = object.get_named_property("alipayPublicKey")?;
+            let alipay_public: Unknown = crate::convert::own_field(&object, "alipayPublicKey")?;
             let alipay_key = if !is_nullish(&alipay_public)? {
                 let bytes = key_bytes_of(&alipay_public, "config.alipayPublicKey")?;
                 let key = RsaPublicKey::parse(bytes.input())?;
@@ -133,13 +133,13 @@ impl AlipayHK {
                     .into());
                 }
                 Some(Arc::new(if signer.sign_type() == SignType::Md5 {
-                    let md5: Unknown = object.get_named_property("md5Key")?;
+                    let md5: Unknown = crate::convert::own_field(&object, "md5Key")?;
                     VerifyKey::Both(key, md5_key_of(&md5, "config.md5Key")?)
                 } else {
                     VerifyKey::Rsa(key)
                 }))
             } else if signer.sign_type() == SignType::Md5 {
-                let md5: Unknown = object.get_named_property("md5Key")?;
+                let md5: Unknown = crate::convert::own_field(&object, "md5Key")?;
                 Some(Arc::new(VerifyKey::Md5(md5_key_of(&md5, "config.md5Key")?)))
             } else {
                 None
@@ -299,11 +299,9 @@ impl AlipayHK {
         )?;
         reject_unknown(env, &object, ORDER_FIELDS, "order")?;
         let field = |name: &str| -> Outcome<_> {
-            Ok(param_value_of(
-                &object.get_named_property::<Unknown>(name)?,
-            )?)
+            Ok(param_value_of(&crate::convert::own_field(&object, name)?)?)
         };
-        let extra: Unknown = object.get_named_property("extra")?;
+        let extra: Unknown = crate::convert::own_field(&object, "extra")?;
         let typed = Order {
             out_trade_no: field("outTradeNo")?,
             subject: field("subject")?,

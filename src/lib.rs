@@ -90,9 +90,9 @@ pub(crate) fn signer_of(env: &Env, key: &Unknown<'_>) -> Outcome<Arc<Signer>> {
 }
 
 pub(crate) fn signer_of_object(object: &Object<'_>) -> Outcome<Arc<Signer>> {
-    let sign_type: Unknown = object.get_named_property("signType")?;
-    let private_key: Unknown = object.get_named_property("privateKey")?;
-    let md5_key: Unknown = object.get_named_property("md5Key")?;
+    let sign_type: Unknown = convert::own_field(object, "signType")?;
+    let private_key: Unknown = convert::own_field(object, "privateKey")?;
+    let md5_key: Unknown = convert::own_field(object, "md5Key")?;
     let sign_type = match sign_type.get_type()? {
         // A long text is never echoed: it may be a key put in the wrong field.
         ValueType::String if convert::js_len(&sign_type)? > 13 => {

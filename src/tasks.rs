@@ -149,7 +149,7 @@ pub fn signal_of(env: &Env, options: Option<&Unknown<'_>>) -> Outcome<Option<Abo
         .into());
     }
     let object: Object = unsafe { options.cast()? };
-    let signal: Unknown = object.get_named_property("signal")?;
+    let signal: Unknown = crate::convert::own_field(&object, "signal")?;
     if is_nullish(&signal)? {
         return Ok(None);
     }

@@ -105,8 +105,8 @@ pub fn verify_key_of(
         return wrong();
     }
     let object: Object = unsafe { key.cast()? };
-    let public: Unknown = object.get_named_property(public_key_name)?;
-    let md5: Unknown = object.get_named_property("md5Key")?;
+    let public: Unknown = crate::convert::own_field(&object, public_key_name)?;
+    let md5: Unknown = crate::convert::own_field(&object, "md5Key")?;
     match (is_nullish(&public)?, is_nullish(&md5)?) {
         (false, false) => Err(Error::argument(
             arg,
@@ -338,7 +338,7 @@ pub fn verify_order_str<'env>(
 }
 
 fn optional_text(object: &Object<'_>, name: &str, field: &str) -> Outcome<Option<String>> {
-    let value: Unknown = object.get_named_property(name)?;
+    let value: Unknown = crate::convert::own_field(object, name)?;
     match value.get_type()? {
         ValueType::Undefined | ValueType::Null => Ok(None),
         ValueType::String => Ok(Some(text_arg(&value, field)?)),
