@@ -338,6 +338,11 @@ impl RsaPrivateKey {
             }
             #[cfg(feature = "openssl")]
             Backend::OpenSsl => {
+                // The pure-Rust backend's checks first (n = p·q, d·e ≡ 1 mod p−1 and q−1, d < n,
+                // e in range; ~0.05/0.12 ms): the pairwise test below cannot see a damaged p
+                // or q, because OpenSSL quietly recomputes a failed CRT signature from d and n,
+                // so such a key was accepted here and refused by the other backend (fuzzing).
+                rsa::PrivateKey::try_from(parsed).map_err(|_| damaged())?;
                 let rsa = openssl::rsa::Rsa::private_key_from_der(der).map_err(|_| damaged())?;
                 let pkey = openssl::pkey::PKey::from_rsa(rsa).map_err(|_| damaged())?;
                 // A damaged key is refused here rather than signing garbage: one signature,

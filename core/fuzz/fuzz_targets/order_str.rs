@@ -1,0 +1,4 @@
+#![no_main]
+//! See README.md and `alipayhk_pay_core_fuzz::order_str` for what is checked.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| alipayhk_pay_core_fuzz::order_str(data));
