@@ -914,11 +914,10 @@ returns('AlipayHK#verifyTradePayResult: an empty result inside the wrapper: MISS
   expect(v.success).toBe(false)
   expect(v.resultStatus).toBe('9000')
 })
-returns('parseOrderStr: the empty string has no parts', () => parseOrderStr(''), (v) =>
-  expect(v).toEqual({ params: [], preSign: '', sign: '', signType: '' }))
+throwsCode('parseOrderStr: the empty string', () => parseOrderStr(''), INVALID_PARAM, 'orderStr')
 throwsCode('parseOrderStr: no key="value" structure', () => parseOrderStr('&&&'), INVALID_PARAM, 'orderStr')
 throwsCode('parseOrderStr: an unclosed quote', () => parseOrderStr('a="b'), INVALID_PARAM, 'orderStr')
-returns('verifyOrderStr: the empty string: MISSING_SIGN', () => verifyOrderStr(''), failed('MISSING_SIGN'))
+returns('verifyOrderStr: the empty string: MALFORMED', () => verifyOrderStr(''), failed('MALFORMED'))
 returns('verifyOrderStr: an unclosed quote: MALFORMED', () => verifyOrderStr('a="b', { md5Key: MD5_KEY }), failed('MALFORMED'))
 returns('checkNotifyMatchesOrder: empty expected fields are compared, not skipped', () =>
   checkNotifyMatchesOrder({ out_trade_no: 'A' }, { outTradeNo: '' }), (v) => expect(v).toHaveLength(1))

@@ -119,7 +119,15 @@ impl AlipayHK {
             let seller_id = if is_nullish(&seller)? {
                 None
             } else {
-                Some(text_arg(&seller, "sellerId")?)
+                let id = text_arg(&seller, "sellerId")?;
+                if id.is_empty() {
+                    return Err(Error::invalid(
+                        "sellerId",
+                        "config.sellerId is empty; leave it out to use the partner ID as the seller",
+                    )
+                    .into());
+                }
+                Some(id)
             };
             let signer = signer_of_object(&object)?;
             let alipay_public: Unknown = crate::convert::own_field(&object, "alipayPublicKey")?;

@@ -8,8 +8,9 @@ use crate::verify_api::{notify_result, verify_notify_with, NotifyBody};
 use alipayhk_pay_core::notify::NotifyVerification;
 use alipayhk_pay_core::{Error, OrderParams, Signer, VerifyKey};
 use napi::bindgen_prelude::*;
-use napi::{JsValue, ScopedTask};
+use napi::JsValue;
 use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Signs an order on the thread pool.
@@ -130,8 +131,8 @@ impl VerifyNotifyTask {
     }
 }
 
-/// `options.signal`, when there is one.
-pub fn signal_of(env: &Env, options: Option<&Unknown<'_>>) -> Outcome<Option<AbortSignal>> {
+/// `options.signal`, when there is one: checked to be a real `AbortSignal`.
+pub fn signal_of<'s>(env: &Env, options: Option<&Unknown<'s>>) -> Outcome<Option<Unknown<'s>>> {
     let Some(options) = options else {
         return Ok(None);
     };
@@ -153,8 +154,6 @@ pub fn signal_of(env: &Env, options: Option<&Unknown<'_>>) -> Outcome<Option<Abo
     if is_nullish(&signal)? {
         return Ok(None);
     }
-    // napi-rs takes any object for a signal (and sets `onabort` on it), so the class is
-    // checked here: a look-alike would never cancel anything.
     if signal.get_type()? != ValueType::Object
         || crate::convert::class_tag(env, &signal)? != "[object AbortSignal]"
     {
@@ -164,34 +163,228 @@ pub fn signal_of(env: &Env, options: Option<&Unknown<'_>>) -> Outcome<Option<Abo
         )
         .into());
     }
-    match unsafe { AbortSignal::from_napi_value(env.raw(), signal.raw()) } {
-        Ok(s) => Ok(Some(s)),
-        Err(_) => Err(Error::argument(
-            "options.signal",
-            "options.signal must be an AbortSignal (from an AbortController)",
-        )
-        .into()),
+    Ok(Some(signal))
+}
+
+/// A caller's `AbortSignal` linked to one task: an `abort` listener sets `flag`, which the
+/// task reads on the thread pool before it starts. The listener is removed when the task
+/// settles, so a long-lived signal (a server's shutdown signal) does not collect listeners,
+/// and the caller's own `onabort` is never touched.
+struct AbortLink {
+    flag: Arc<AtomicBool>,
+    // napi references, used only on the JS thread (in `finally`), kept as integers so that
+    // the task stays `Send`.
+    signal: usize,
+    listener: usize,
+}
+
+impl AbortLink {
+    fn new(env: &Env, signal: &Unknown<'_>) -> Result<AbortLink> {
+        let flag = Arc::new(AtomicBool::new(false));
+        let set = flag.clone();
+        let listener =
+            env.create_function_from_closure::<(), (), _>("alipayhkAbort", move |_| {
+                set.store(true, Ordering::SeqCst);
+                Ok(())
+            })?;
+        call_method(
+            env,
+            signal.raw(),
+            "addEventListener",
+            &[env.create_string("abort")?.raw(), listener.raw()],
+        )?;
+        let raw_env = env.raw();
+        let mut signal_ref = ptr::null_mut();
+        let mut listener_ref = ptr::null_mut();
+        check_status!(unsafe {
+            sys::napi_create_reference(raw_env, signal.raw(), 1, &mut signal_ref)
+        })?;
+        check_status!(unsafe {
+            sys::napi_create_reference(raw_env, listener.raw(), 1, &mut listener_ref)
+        })?;
+        Ok(AbortLink {
+            flag,
+            signal: signal_ref as usize,
+            listener: listener_ref as usize,
+        })
+    }
+
+    fn aborted(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Removes the listener and drops the references (JS thread only).
+    fn release(self, env: &Env) {
+        let raw_env = env.raw();
+        let signal_ref = self.signal as sys::napi_ref;
+        let listener_ref = self.listener as sys::napi_ref;
+        let mut signal = ptr::null_mut();
+        let mut listener = ptr::null_mut();
+        unsafe {
+            if sys::napi_get_reference_value(raw_env, signal_ref, &mut signal)
+                == sys::Status::napi_ok
+                && sys::napi_get_reference_value(raw_env, listener_ref, &mut listener)
+                    == sys::Status::napi_ok
+                && !signal.is_null()
+                && !listener.is_null()
+            {
+                if let Ok(abort) = env.create_string("abort") {
+                    let _ =
+                        call_method(env, signal, "removeEventListener", &[abort.raw(), listener]);
+                }
+            }
+            sys::napi_delete_reference(raw_env, signal_ref);
+            sys::napi_delete_reference(raw_env, listener_ref);
+        }
     }
 }
 
+fn call_method(
+    env: &Env,
+    this: sys::napi_value,
+    name: &str,
+    args: &[sys::napi_value],
+) -> Result<()> {
+    let raw_env = env.raw();
+    let object = Object::from_raw(raw_env, this);
+    let method: Unknown = object.get_named_property(name)?;
+    let mut result = ptr::null_mut();
+    check_status!(unsafe {
+        sys::napi_call_function(
+            raw_env,
+            this,
+            method.raw(),
+            args.len(),
+            args.as_ptr(),
+            &mut result,
+        )
+    })
+}
+
+/// The rejection of an aborted call: an `AbortError` with code `ABORT_ERR`, as Node's own
+/// APIs reject, with the signal's `reason` as its `cause`.
+fn abort_error(env: &Env, reason: Option<sys::napi_value>) -> Result<sys::napi_value> {
+    let raw_env = env.raw();
+    let code = env.create_string("ABORT_ERR")?;
+    let message = env.create_string("The operation was aborted")?;
+    let mut error = ptr::null_mut();
+    check_status!(unsafe {
+        sys::napi_create_error(raw_env, code.raw(), message.raw(), &mut error)
+    })?;
+    let mut object = Object::from_raw(raw_env, error);
+    object.set("name", "AbortError")?;
+    if let Some(reason) = reason {
+        object.set("cause", unsafe {
+            Unknown::from_raw_unchecked(raw_env, reason)
+        })?;
+    }
+    Ok(error)
+}
+
+/// A task that does nothing once its signal has fired, and rejects with an `AbortError`.
+pub struct Cancellable<T> {
+    inner: T,
+    abort: Option<AbortLink>,
+    aborted: bool,
+}
+
+impl<T: Task> Task for Cancellable<T> {
+    type Output = T::Output;
+    type JsValue = T::JsValue;
+
+    fn compute(&mut self) -> Result<T::Output> {
+        if self.abort.as_ref().is_some_and(AbortLink::aborted) {
+            self.aborted = true;
+            return Err(napi::Error::from_status(Status::Cancelled));
+        }
+        self.inner.compute()
+    }
+
+    fn resolve(&mut self, env: Env, output: T::Output) -> Result<T::JsValue> {
+        self.inner.resolve(env, output)
+    }
+
+    fn reject(&mut self, env: Env, err: napi::Error) -> Result<T::JsValue> {
+        if self.aborted {
+            let reason = self
+                .abort
+                .as_ref()
+                .and_then(|link| signal_reason(&env, link));
+            let error = abort_error(&env, reason)?;
+            return Err(napi::Error::from(unsafe {
+                Unknown::from_raw_unchecked(env.raw(), error)
+            }));
+        }
+        self.inner.reject(env, err)
+    }
+
+    fn finally(self, env: Env) -> Result<()> {
+        if let Some(link) = self.abort {
+            link.release(&env);
+        }
+        self.inner.finally(env)
+    }
+}
+
+fn signal_reason(env: &Env, link: &AbortLink) -> Option<sys::napi_value> {
+    let mut signal = ptr::null_mut();
+    let ok = unsafe {
+        sys::napi_get_reference_value(env.raw(), link.signal as sys::napi_ref, &mut signal)
+    };
+    if ok != sys::Status::napi_ok || signal.is_null() {
+        return None;
+    }
+    let object = Object::from_raw(env.raw(), signal);
+    object
+        .get_named_property::<Unknown>("reason")
+        .ok()
+        .map(|r| r.raw())
+}
+
 /// Queues `task` and returns its Promise, or a Promise already rejected with the reason
-/// the arguments were refused.
-pub fn promise<'env, T>(
+/// the arguments were refused (or an `AbortError` when the signal has already fired).
+pub fn promise<'env, 's, T>(
     env: &'env Env,
-    prepare: impl FnOnce() -> Outcome<(T, Option<AbortSignal>)>,
+    prepare: impl FnOnce() -> Outcome<(T, Option<Unknown<'s>>)>,
 ) -> Result<Unknown<'env>>
 where
-    T: for<'task> ScopedTask<'task>,
+    T: Task,
 {
-    match guard(prepare) {
-        Ok((task, signal)) => {
-            let raw = unsafe {
-                AsyncTask::to_napi_value(env.raw(), AsyncTask::with_optional_signal(task, signal))?
-            };
-            Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+    let (task, signal) = match guard(prepare) {
+        Ok(prepared) => prepared,
+        Err(fail) => return rejected(env, fail),
+    };
+    let abort = match &signal {
+        None => None,
+        Some(signal) => {
+            let object: Object = unsafe { signal.cast()? };
+            let already: bool = object
+                .get_named_property::<Unknown>("aborted")?
+                .coerce_to_bool()?;
+            if already {
+                let reason: Unknown = object.get_named_property("reason")?;
+                let error = abort_error(env, Some(reason.raw()))?;
+                return rejected_with(env, error);
+            }
+            Some(AbortLink::new(env, signal)?)
         }
-        Err(fail) => rejected(env, fail),
-    }
+    };
+    let task = Cancellable {
+        inner: task,
+        abort,
+        aborted: false,
+    };
+    let raw = unsafe { AsyncTask::to_napi_value(env.raw(), AsyncTask::new(task))? };
+    Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+}
+
+fn rejected_with<'env>(env: &'env Env, reason: sys::napi_value) -> Result<Unknown<'env>> {
+    let raw_env = env.raw();
+    let mut deferred = ptr::null_mut();
+    let mut promise = ptr::null_mut();
+    check_status!(unsafe { sys::napi_create_promise(raw_env, &mut deferred, &mut promise) })?;
+    check_status!(unsafe { sys::napi_reject_deferred(raw_env, deferred, reason) })?;
+    Ok(unsafe { Unknown::from_raw_unchecked(raw_env, promise) })
 }
 
 fn rejected<'env>(env: &'env Env, fail: Fail) -> Result<Unknown<'env>> {
@@ -207,9 +400,5 @@ fn rejected<'env>(env: &'env Env, fail: Fail) -> Result<Unknown<'env>> {
         let error = fail.into_js(env);
         unsafe { JsError::from(error).into_value(raw_env) }
     };
-    let mut deferred = ptr::null_mut();
-    let mut promise = ptr::null_mut();
-    check_status!(unsafe { sys::napi_create_promise(raw_env, &mut deferred, &mut promise) })?;
-    check_status!(unsafe { sys::napi_reject_deferred(raw_env, deferred, reason) })?;
-    Ok(unsafe { Unknown::from_raw_unchecked(raw_env, promise) })
+    rejected_with(env, reason)
 }

@@ -25,6 +25,9 @@ pub struct RawPair<'a> {
 /// `trade_information` (JSON) may hold quotes, and it ends at `"&` or at the end.
 pub fn split_pairs(text: &str) -> Result<Vec<RawPair<'_>>> {
     let malformed = |why: String| Error::invalid("orderStr", why);
+    if text.is_empty() {
+        return Err(malformed("the orderStr is empty".to_owned()));
+    }
     let mut pairs = Vec::new();
     let mut pos = 0;
     let bytes = text.as_bytes();

@@ -1,0 +1,139 @@
+// The async twins: the same results and errors as the sync calls, the crypto off the event
+// loop, and cancellation by AbortSignal for work not yet started.
+'use strict'
+
+const crypto = require('node:crypto')
+const { getEventListeners } = require('node:events')
+const {
+  AlipayHK,
+  buildOrderStr,
+  buildOrderStrAsync,
+  OrderSigner,
+  verifyNotify,
+  verifyNotifyAsync,
+} = require('..')
+
+const order = (i = 0) => ({
+  service: 'mobile.securitypay.pay',
+  partner: '2088101568358171',
+  seller_id: '2088101568358171',
+  out_trade_no: `ASYNC-${i}`,
+  subject: '商品名稱',
+  total_fee: '12.50',
+  currency: 'HKD',
+  notify_url: 'https://shop.example.com/alipay/notify',
+  payment_type: '1',
+  _input_charset: 'utf-8',
+  product_code: 'NEW_WAP_OVERSEAS_SELLER',
+  forex_biz: 'FP',
+})
+
+let merchant
+let alipay
+let rsa2
+beforeAll(() => {
+  merchant = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
+  alipay = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 })
+  rsa2 = { signType: 'RSA2', privateKey: merchant.privateKey.export({ type: 'pkcs8', format: 'pem' }) }
+})
+
+function signedNotification(fields) {
+  const content = Object.keys(fields)
+    .filter((k) => fields[k] !== '')
+    .sort()
+    .map((k) => `${k}=${fields[k]}`)
+    .join('&')
+  const sign = crypto.sign('sha1', Buffer.from(content, 'utf8'), alipay.privateKey).toString('base64')
+  return new URLSearchParams({ ...fields, sign, sign_type: 'RSA' }).toString()
+}
+
+describe('the async calls give what the sync calls give', () => {
+  test('buildOrderStrAsync equals buildOrderStr and verifies with node:crypto', async () => {
+    const s = await buildOrderStrAsync(order(1), rsa2)
+    expect(s).toBe(buildOrderStr(order(1), rsa2))
+    const pre = s.slice(0, s.indexOf('&sign="'))
+    const sig = decodeURIComponent(/&sign="([^"]+)"/.exec(s)[1])
+    expect(crypto.verify('sha256', Buffer.from(pre, 'utf8'), merchant.publicKey, Buffer.from(sig, 'base64'))).toBe(true)
+  })
+
+  test('OrderSigner#buildOrderStrAsync and AlipayHK#buildOrderStrAsync equal their sync calls', async () => {
+    const signer = new OrderSigner(rsa2)
+    expect(await signer.buildOrderStrAsync(order(2))).toBe(signer.buildOrderStr(order(2)))
+    const front = new AlipayHK({ partner: '2088101568358171', ...rsa2 })
+    const typed = { outTradeNo: 'A-3', subject: '奶茶', totalFee: '3.00', notifyUrl: 'https://shop.example.com/n' }
+    expect(await front.buildOrderStrAsync(typed)).toBe(front.buildOrderStr(typed))
+  })
+
+  test('verifyNotifyAsync equals verifyNotify, for a genuine and a forged body', async () => {
+    const key = { alipayPublicKey: alipay.publicKey.export({ type: 'spki', format: 'pem' }) }
+    const body = signedNotification({ out_trade_no: 'A-1', total_fee: '12.50', trade_status: 'TRADE_FINISHED' })
+    const forged = body.replace('12.50', '0.01')
+    expect(await verifyNotifyAsync(body, key)).toEqual(verifyNotify(body, key))
+    expect(await verifyNotifyAsync(forged, key)).toEqual(verifyNotify(forged, key))
+    expect((await verifyNotifyAsync(forged, key)).reason).toBe('BAD_SIGNATURE')
+  })
+
+  test('64 orders in flight all come back right', async () => {
+    const signer = new OrderSigner(rsa2)
+    const all = await Promise.all(Array.from({ length: 64 }, (_, i) => signer.buildOrderStrAsync(order(i))))
+    all.forEach((s, i) => expect(s).toBe(signer.buildOrderStr(order(i))))
+  })
+})
+
+describe('bad input rejects at once with the same code and field (it never throws)', () => {
+  test.each([
+    ['a bad amount', () => buildOrderStrAsync({ ...order(), total_fee: '1.005' }, rsa2), 'ERR_ALIPAYHK_INVALID_PARAM', 'total_fee'],
+    ['a missing subject', () => buildOrderStrAsync({ ...order(), subject: undefined }, rsa2), 'ERR_ALIPAYHK_MISSING_PARAM', 'subject'],
+    ['a key of the wrong type', () => buildOrderStrAsync(order(), 42), 'ERR_ALIPAYHK_INVALID_ARGUMENT', 'key'],
+    ['a public key where the private key belongs', () => buildOrderStrAsync(order(), { signType: 'RSA', privateKey: merchant.publicKey.export({ type: 'spki', format: 'pem' }) }), 'ERR_ALIPAYHK_INVALID_KEY', undefined],
+    ['a signal that is not an AbortSignal', () => buildOrderStrAsync(order(), rsa2, { signal: { aborted: false } }), 'ERR_ALIPAYHK_INVALID_ARGUMENT', 'options.signal'],
+    ['a notification body of the wrong type', () => verifyNotifyAsync(42, { md5Key: 'k' }), 'ERR_ALIPAYHK_INVALID_ARGUMENT', 'body'],
+  ])('%s', async (_, call, code, field) => {
+    let promise
+    expect(() => {
+      promise = call()
+    }).not.toThrow()
+    const err = await promise.then(
+      () => undefined,
+      (e) => e,
+    )
+    expect(err).toBeDefined()
+    expect(err.code).toBe(code)
+    expect(err.field).toBe(field)
+  })
+})
+
+describe('an AbortSignal cancels work that has not started', () => {
+  test('an already aborted signal rejects with an AbortError whose cause is the reason', async () => {
+    const reason = new Error('shutting down')
+    const err = await buildOrderStrAsync(order(), rsa2, { signal: AbortSignal.abort(reason) }).catch((e) => e)
+    expect(err.name).toBe('AbortError')
+    expect(err.code).toBe('ABORT_ERR')
+    expect(err.cause).toBe(reason)
+  })
+
+  test('aborting with many calls in flight rejects the queued ones; those that ran are right', async () => {
+    const signer = new OrderSigner(rsa2)
+    const controller = new AbortController()
+    let onabortCalls = 0
+    controller.signal.onabort = () => onabortCalls++
+    const calls = Array.from({ length: 48 }, (_, i) => signer.buildOrderStrAsync(order(i), { signal: controller.signal }))
+    controller.abort()
+    const settled = await Promise.allSettled(calls)
+    const rejected = settled.filter((s) => s.status === 'rejected')
+    expect(rejected.length).toBeGreaterThan(0)
+    for (const r of rejected) expect(r.reason.code).toBe('ABORT_ERR')
+    settled.forEach((s, i) => {
+      if (s.status === 'fulfilled') expect(s.value).toBe(signer.buildOrderStr(order(i)))
+    })
+    expect(onabortCalls).toBe(1) // the caller's own handler is left alone
+  })
+
+  test('a long-lived signal keeps no listener once the calls have settled', async () => {
+    const controller = new AbortController()
+    const signer = new OrderSigner(rsa2)
+    for (let i = 0; i < 5; i++) await signer.buildOrderStrAsync(order(i), { signal: controller.signal })
+    await verifyNotifyAsync('a=1', { md5Key: 'k' }, { signal: controller.signal })
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
+  })
+})
