@@ -12,7 +12,7 @@ describe('soak', () => {
   test('40,000 mixed calls: RSS levels off (under 10 MB of growth after the warm-up), exit 0', () => {
     const r = spawnSync(
       process.execPath,
-      ['--expose-gc', path.join(ROOT, 'bench', 'soak.js'), '--calls', '40000', '--max-growth-mb', '10'],
+      ['--expose-gc', '--max-semi-space-size=1', path.join(ROOT, 'bench', 'soak.js'), '--calls', '40000', '--max-growth-mb', '10'],
       { cwd: ROOT, encoding: 'utf8', timeout: 600000 },
     )
     expect(r.error).toBeUndefined()
