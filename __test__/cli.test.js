@@ -21,7 +21,7 @@ const MERCHANT_PRIVATE = fs.readFileSync(MERCHANT_PRIVATE_FILE, 'utf8')
 const MD5_KEY = 'k3j5h6g7f8d9s0a1q2w3e4r5t6y7u8i9'
 
 const SEED_ORDER_STR = (() => {
-  const seed = fs.readFileSync('/work/shared/seed/alipayhk-tradepay-integration-flow.txt', 'utf8')
+  const seed = fs.readFileSync(path.join(__dirname, 'fixtures', 'alipayhk-tradepay-integration-flow.txt'), 'utf8') // a copy of ../shared/seed/
   return /var orderStr = "(.*)";/.exec(seed)[1].replace(/\\"/g, '"')
 })()
 

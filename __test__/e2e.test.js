@@ -27,7 +27,7 @@ const PARTNER = '2088101568358171'
 const MD5_KEY = 'k3j5h6g7f8d9s0a1q2w3e4r5t6y7u8i9'
 
 const SEED_ORDER_STR = (() => {
-  const seed = fs.readFileSync('/work/shared/seed/alipayhk-tradepay-integration-flow.txt', 'utf8')
+  const seed = fs.readFileSync(path.join(__dirname, 'fixtures', 'alipayhk-tradepay-integration-flow.txt'), 'utf8') // a copy of ../shared/seed/
   return /var orderStr = "(.*)";/.exec(seed)[1].replace(/\\"/g, '"')
 })()
 
