@@ -76,9 +76,11 @@ fn a_private_key_with_a_damaged_prime_is_refused_by_both_backends() {
     let der =
         std::fs::read(root().join("tests/fuzz_regressions/keys/der_pkcs8_rsa1024_p_bytes_swapped"))
             .unwrap();
-    let mut backends = vec![Backend::RustCrypto];
-    #[cfg(feature = "openssl")]
-    backends.push(Backend::OpenSsl);
+    let backends = [
+        Backend::RustCrypto,
+        #[cfg(feature = "openssl")]
+        Backend::OpenSsl,
+    ];
     for backend in backends {
         let err = RsaPrivateKey::parse_with(KeyInput::Bytes(&der), backend).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidKey, "{backend:?}");

@@ -108,8 +108,10 @@ pub fn order_str(data: &[u8]) {
                 .all(|(n, _)| n != "sign" && n != "sign_type"),
             "sign / sign_type among the signed params"
         );
-        if plain.is_empty() {
+        if plain.is_empty() && !p.pre_sign.is_empty() {
             // A string without a single complaint: its pre-sign string reads back the same.
+            // (Only `sign` and `sign_type` leave the pre-sign string empty, which
+            // parse_order_str refuses as an empty orderStr.)
             let again = parse_order_str(&p.pre_sign)
                 .expect("the pre-sign string of a well-formed orderStr parses");
             assert_eq!(
@@ -364,7 +366,7 @@ pub fn keys(data: &[u8]) {
     assert_eq!(md5.is_ok(), acceptable);
     if let Ok(m) = md5 {
         assert_eq!(m.fingerprint().len(), 64);
-        assert!(!format!("{m:?}").contains(text));
+        assert_eq!(format!("{m:?}"), "Md5Key(<redacted>)");
     }
 }
 
@@ -446,16 +448,21 @@ pub fn build_params(data: &[u8]) {
             .all(|w| w[0].0.as_bytes() < w[1].0.as_bytes()));
     }
 
-    // The pre-sign string reads back to the same parameters.
+    // The pre-sign string reads back to the same parameters. (An empty list, possible with
+    // strict: false, gives the empty pre-sign string, which parse_order_str refuses as an
+    // empty orderStr; its signed orderStr is checked below like any other.)
     let pre_sign = params.pre_sign();
-    let parsed = parse_order_str(&pre_sign).expect("a built pre-sign string parses");
-    assert_eq!(
-        parsed.params,
-        params.params(),
-        "the pre-sign string reads back differently"
-    );
-    assert_eq!(parsed.pre_sign, pre_sign);
-    assert!(parsed.sign.is_empty() && parsed.sign_type.is_empty());
+    assert_eq!(pre_sign.is_empty(), params.params().is_empty());
+    if !pre_sign.is_empty() {
+        let parsed = parse_order_str(&pre_sign).expect("a built pre-sign string parses");
+        assert_eq!(
+            parsed.params,
+            params.params(),
+            "the pre-sign string reads back differently"
+        );
+        assert_eq!(parsed.pre_sign, pre_sign);
+        assert!(parsed.sign.is_empty() && parsed.sign_type.is_empty());
+    }
 
     // Signed, the orderStr reads back, diagnoses clean, and a changed value does not verify.
     let k = test_keys();
