@@ -171,17 +171,27 @@ fn sample_params(text: &str) -> Vec<(String, String)> {
     parse_order_str(text.trim()).unwrap().params
 }
 
-/// Writes `fuzz/seeds/`: `cargo test --test fuzz_regressions -- --ignored write_seeds`.
+/// The committed seed corpus in `fuzz/seeds/` is exactly what this writer makes (signatures
+/// are deterministic). Regenerate it with
+/// `ALIPAYHK_WRITE_FUZZ_SEEDS=1 cargo test --test fuzz_regressions seed_corpus`.
 #[test]
-#[ignore = "writes the seed corpus"]
-fn write_seeds() {
+fn the_committed_seed_corpus_is_what_the_seed_writer_makes() {
+    let write = std::env::var("ALIPAYHK_WRITE_FUZZ_SEEDS").as_deref() == Ok("1");
     use alipayhk_pay_core::notify::notify_sign_content;
     use alipayhk_pay_core::{BuildOptions, OrderParams, ParamValue, Signer};
     let k = test_keys();
     let put = |target: &str, name: &str, data: &[u8]| {
         let dir = root().join("fuzz/seeds").join(target);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(name), data).unwrap();
+        if write {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(name), data).unwrap();
+        } else {
+            let committed = std::fs::read(dir.join(name)).unwrap_or_default();
+            assert!(
+                committed == data,
+                "fuzz/seeds/{target}/{name} is not what the seed writer makes; regenerate with ALIPAYHK_WRITE_FUZZ_SEEDS=1"
+            );
+        }
     };
     let build = |params: &[(String, String)]| {
         let list = params
