@@ -9,18 +9,11 @@
 const crypto = require('node:crypto')
 
 const { AlipayHK, buildOrderStr, parseOrderStr, verifyNotify, verifyTradePayResult } = require('..')
+const { rsaPair, pkcs8Pem, spkiPem, spkiDer, PARTNER, HASH, thrown } = require('./helpers')
 
-const rsaPair = (bits) => crypto.generateKeyPairSync('rsa', { modulusLength: bits })
 const MERCHANT = rsaPair(2048)
 const ALIPAY = rsaPair(2048)
 const MD5_KEY = 'm1n2b3v4c5x6z7l8k9j0h1g2f3d4s5a6'
-
-const pkcs8Pem = (pair) => pair.privateKey.export({ type: 'pkcs8', format: 'pem' })
-const spkiPem = (pair) => pair.publicKey.export({ type: 'spki', format: 'pem' })
-const spkiDer = (pair) => pair.publicKey.export({ type: 'spki', format: 'der' })
-
-const PARTNER = '2088101568358171'
-const HASH = { RSA: 'sha1', RSA2: 'sha256' }
 
 const front = (signType = 'RSA2', extra = {}) =>
   new AlipayHK(
@@ -99,15 +92,6 @@ function notifyBody(signType = 'RSA2', fields = {}) {
       ? crypto.createHash('md5').update(content + MD5_KEY, 'utf8').digest('hex')
       : crypto.sign(HASH[signType], Buffer.from(content, 'utf8'), ALIPAY.privateKey).toString('base64')
   return new URLSearchParams({ ...all, sign_type: signType, sign }).toString()
-}
-
-function thrown(fn) {
-  try {
-    fn()
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a throw, but the call returned')
 }
 
 describe('new AlipayHK(config) holds one merchant account', () => {

@@ -4,7 +4,7 @@
 // genuine notification: Alipay retries until it reads `success`.
 //
 // The handler of each server sits between `// ---- <name> ----` and `// ---- end ----` and is
-// written to be copied as it is. The notification is signed in this file with node:crypto by a
+// written to be copied as it is. The notification is signed with node:crypto (helpers.js) by a
 // test "Alipay" key pair generated for the run.
 'use strict'
 
@@ -15,6 +15,7 @@ const express = require('express')
 const Fastify = require('fastify')
 
 const { verifyNotify, isPaid } = require('..')
+const { signedNotifyBody } = require('./helpers')
 
 // --- the test "Alipay" and the notification it sends -------------------------------------------
 
@@ -24,13 +25,7 @@ const ALIPAY_PUBLIC_KEY = ALIPAY.publicKey.export({ type: 'spki', format: 'der' 
 
 /** Signs like Alipay (RSA2): fields but sign/sign_type/empty, sorted, `k=v&…`; as a form body. */
 function signedNotification(fields, privateKey = ALIPAY.privateKey) {
-  const content = Object.entries(fields)
-    .filter(([, v]) => v !== '')
-    .sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
-    .map(([k, v]) => `${k}=${v}`)
-    .join('&')
-  const sign = crypto.sign('sha256', Buffer.from(content, 'utf8'), privateKey).toString('base64')
-  return new URLSearchParams({ ...fields, sign_type: 'RSA2', sign }).toString()
+  return signedNotifyBody(Object.entries(fields), 'RSA2', privateKey)
 }
 
 const FIELDS = {

@@ -31,7 +31,7 @@ const {
   notifyVerifyUrl,
   AlipayHK,
 } = addon
-const H = require('./fixtures/hostile-helpers')
+const H = require('./helpers')
 
 const ROOT = path.join(__dirname, '..')
 

@@ -8,27 +8,11 @@ const util = require('node:util')
 const { execFileSync } = require('node:child_process')
 
 const { buildOrderStr, preSignString, signContent, OrderSigner } = require('..')
+const { referencePreSign, thrown } = require('./helpers')
 
 // --- helpers --------------------------------------------------------------------------------
 
-function referencePreSign(params) {
-  return Object.entries(params)
-    .map(([k, v]) => `${k}="${v}"`)
-    .join('&')
-}
-
 const HASH = { RSA: 'sha1', RSA2: 'sha256' }
-
-/** The error `fn` throws; fails the test if it returns instead. */
-function thrown(fn) {
-  let result
-  try {
-    result = fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error(`expected a throw, got a return value: ${util.inspect(result)}`)
-}
 
 function params(extra = {}) {
   return {

@@ -4,11 +4,9 @@
 // `&`, no quotes; RSA is SHA1withRSA, RSA2 SHA256withRSA (Alipay's public key), MD5 is
 // md5(content + key) in hex.
 //
-// Every signature here is made in this file with node:crypto, by a test "Alipay" key pair
+// Every signature here is made with node:crypto (helpers.js refSign), by a test "Alipay" key pair
 // generated for the run; nothing is hard-coded.
 'use strict'
-
-const crypto = require('node:crypto')
 
 const {
   verifyNotify,
@@ -17,16 +15,14 @@ const {
   notifyVerifyUrl,
   TRADE_PAY_RESULT_CODES,
 } = require('..')
+const { rsaPair, spkiPem, spkiDer, thrown, notifyContent, refSign } = require('./helpers')
 
 // --- keys -----------------------------------------------------------------------------------
 
-const rsaPair = (bits) => crypto.generateKeyPairSync('rsa', { modulusLength: bits })
 const ALIPAY = { 1024: rsaPair(1024), 2048: rsaPair(2048) }
 const MERCHANT = rsaPair(2048)
 const MD5_KEY = 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6'
 
-const spkiPem = (pair) => pair.publicKey.export({ type: 'spki', format: 'pem' })
-const spkiDer = (pair) => pair.publicKey.export({ type: 'spki', format: 'der' })
 const pkcs1Pem = (pair) => pair.publicKey.export({ type: 'pkcs1', format: 'pem' })
 const bareBase64 = (pair) => spkiDer(pair).toString('base64')
 
@@ -35,23 +31,12 @@ const ALIPAY_KEY = { alipayPublicKey: spkiPem(ALIPAY[2048]) }
 // --- independent signer ---------------------------------------------------------------------
 
 /** The signed content: no sign/sign_type/empty values, keys in byte order, `k=v&…`. */
-function signedContent(fields) {
-  return fields
-    .filter(([k, v]) => k !== 'sign' && k !== 'sign_type' && v !== '')
-    .sort(([a], [b]) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')))
-    .map(([k, v]) => `${k}=${v}`)
-    .join('&')
-}
-
-const HASH = { RSA: 'sha1', RSA2: 'sha256' }
+const signedContent = notifyContent
 
 /** Signs `fields` (an array of [name, value]) and appends sign_type and sign. */
 function signNotify(fields, signType = 'RSA2', key = ALIPAY[2048].privateKey) {
   const content = signedContent(fields)
-  const sign =
-    signType === 'MD5'
-      ? crypto.createHash('md5').update(content + key, 'utf8').digest('hex')
-      : crypto.sign(HASH[signType], Buffer.from(content, 'utf8'), key).toString('base64')
+  const sign = refSign(content, signType, key)
   return [...fields, ['sign_type', signType], ['sign', sign]]
 }
 
@@ -76,15 +61,6 @@ function expectPlainPrototype(object) {
 function expectTypeError(e) {
   expect(e).toBeTruthy()
   expect(e.name).toBe('TypeError')
-}
-
-function thrown(fn) {
-  try {
-    fn()
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a throw, but the call returned')
 }
 
 /** A typical notification; its values hold every character a form encoder must escape. */

@@ -3,24 +3,20 @@
 // known mistake — in particular those of the documented sample in seed/.
 //
 // Signatures are made in this file with node:crypto (or md5) by merchant keys generated
-// for the run; nothing is hard-coded except the documented sample, copied verbatim.
+// for the run; nothing is hard-coded except the documented sample, copied verbatim
+// (helpers.js sampleParams).
 'use strict'
 
 const crypto = require('node:crypto')
 
 const { buildOrderStr, preSignString, parseOrderStr, verifyOrderStr } = require('..')
+const { rsaPair, pkcs8Pem, spkiPem, HASH, thrown, mulberry32: prng, sampleParams } = require('./helpers')
 
 // --- keys -----------------------------------------------------------------------------------
 
-const rsaPair = (bits) => crypto.generateKeyPairSync('rsa', { modulusLength: bits })
 const MERCHANT = { 1024: rsaPair(1024), 2048: rsaPair(2048) }
 const OTHER = rsaPair(2048)
 const MD5_KEY = 'k9x8c7v6b5n4m3l2k1j0h9g8f7d6s5a4'
-
-const pkcs8Pem = (pair) => pair.privateKey.export({ type: 'pkcs8', format: 'pem' })
-const spkiPem = (pair) => pair.publicKey.export({ type: 'spki', format: 'pem' })
-
-const HASH = { RSA: 'sha1', RSA2: 'sha256' }
 
 /** Independent signer: base64 SHA1/SHA256withRSA, or md5(preSign + key) hex. */
 function sign(preSign, signType, pair = MERCHANT[2048]) {
@@ -40,28 +36,7 @@ const verifyKey = (signType, pair = MERCHANT[2048]) =>
 
 const byteOrder = ([a], [b]) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
 
-function thrown(fn) {
-  try {
-    fn()
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a throw, but the call returned')
-}
-
 // --- random orders ----------------------------------------------------------------------------
-
-/** mulberry32: a small seeded PRNG, so a failure can be reproduced. */
-function prng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const SEED = 20240501
 const rand = prng(SEED)
@@ -184,24 +159,7 @@ describe(`parseOrderStr inverts buildOrderStr (200 random orders, seed ${SEED})`
 })
 
 describe('verifyOrderStr names each mistake planted in a correctly built orderStr', () => {
-  const params = {
-    service: 'mobile.securitypay.pay',
-    partner: '2088101568358171',
-    seller_id: '2088101568358171',
-    out_trade_no: 'ALIPAYTEST2016081622560194853',
-    subject: '商品名稱',
-    body: '商品描述信息',
-    total_fee: '0.1',
-    notify_url: 'http://www.xxx.com',
-    payment_type: '1',
-    _input_charset: 'utf-8',
-    it_b_pay: '30m',
-    return_url: 'm.alipay.com',
-    payment_inst: 'ALIPAYHK',
-    currency: 'HKD',
-    product_code: 'NEW_WAP_OVERSEAS_SELLER',
-    forex_biz: 'FP',
-  }
+  const params = sampleParams()
   const PUBLIC = verifyKey('RSA')
   const good = buildOrderStr(params, signingKey('RSA'))
   const preSign = preSignString(params)

@@ -7,14 +7,9 @@ const crypto = require('node:crypto')
 const util = require('node:util')
 
 const { buildOrderStr, preSignString, OrderSigner } = require('..')
+const { referencePreSign, thrown, splitOrderStr, sampleParams } = require('./helpers')
 
 // --- helpers --------------------------------------------------------------------------------
-
-function referencePreSign(params) {
-  return Object.entries(params)
-    .map(([k, v]) => `${k}="${v}"`)
-    .join('&')
-}
 
 function byteSorted(params) {
   return Object.fromEntries(
@@ -22,44 +17,8 @@ function byteSorted(params) {
   )
 }
 
-/** The error `fn` throws; fails the test if it returns instead. */
-function thrown(fn) {
-  let result
-  try {
-    result = fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error(`expected a throw, got a return value: ${util.inspect(result)}`)
-}
-
-function splitOrderStr(orderStr) {
-  const m = /^(.*)&sign="([^"]*)"&sign_type="(RSA|RSA2|MD5)"$/su.exec(orderStr)
-  if (!m) throw new Error(`not an orderStr: ${orderStr}`)
-  return { preSign: m[1], sign: decodeURIComponent(m[2]), signType: m[3] }
-}
-
-/** A valid AlipayHK order, in the order of the documented sample (with `service`). */
-function valid() {
-  return {
-    service: 'mobile.securitypay.pay',
-    partner: '2088101568358171',
-    seller_id: '2088101568358171',
-    out_trade_no: 'ALIPAYTEST2016081622560194853',
-    subject: '商品名稱',
-    body: '商品描述信息',
-    total_fee: '0.1',
-    notify_url: 'http://www.xxx.com',
-    payment_type: '1',
-    _input_charset: 'utf-8',
-    it_b_pay: '30m',
-    return_url: 'm.alipay.com',
-    payment_inst: 'ALIPAYHK',
-    currency: 'HKD',
-    product_code: 'NEW_WAP_OVERSEAS_SELLER',
-    forex_biz: 'FP',
-  }
-}
+/** A valid AlipayHK order: the documented sample (with `service`), in its order. */
+const valid = () => sampleParams()
 
 /** valid() with `name` set to `value` (in place when present, else at the end). */
 const withParam = (name, value) => () => ({ ...valid(), [name]: value })

@@ -21,7 +21,7 @@ const {
   verifyOrderStr,
   AlipayHK,
 } = require('..')
-const H = require('./fixtures/hostile-helpers')
+const H = require('./helpers')
 
 const MARKER = 'SECRETMARKERxyz'
 const MARKER_RUN = `${MARKER}A`.repeat(4) // 64 base64 characters, a whole PEM line

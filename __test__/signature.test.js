@@ -11,19 +11,9 @@ const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 
 const { buildOrderStr, preSignString, signContent, OrderSigner } = require('..')
+const { referencePreSign, splitOrderStr, mulberry32, sampleParams, HASH } = require('./helpers')
 
 // --- independent reference implementation -------------------------------------------------
-
-/** `key="value"` joined with `&`, in the object's own order (or sorted by bytes). */
-function referencePreSign(params, { sortKeys = false } = {}) {
-  let entries = Object.entries(params)
-  if (sortKeys) {
-    entries = entries.sort(([a], [b]) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')))
-  }
-  return entries.map(([k, v]) => `${k}="${v}"`).join('&')
-}
-
-const HASH = { RSA: 'sha1', RSA2: 'sha256' }
 
 function referenceRsaSign(signType, preSign, privateKey) {
   return crypto.sign(HASH[signType], Buffer.from(preSign, 'utf8'), privateKey).toString('base64')
@@ -37,35 +27,17 @@ function referenceOrderStr(preSign, sign, signType) {
   return `${preSign}&sign="${encodeURIComponent(sign)}"&sign_type="${signType}"`
 }
 
-/** Splits an orderStr into its pre-sign part, the (decoded) signature and the sign type. */
-function splitOrderStr(orderStr) {
-  const m = /^(.*)&sign="([^"]*)"&sign_type="(RSA|RSA2|MD5)"$/su.exec(orderStr)
-  if (!m) throw new Error(`not an orderStr: ${orderStr}`)
-  return { preSign: m[1], encodedSign: m[2], sign: decodeURIComponent(m[2]), signType: m[3] }
-}
-
 // --- fixtures -------------------------------------------------------------------------------
 
+/** The documented sample order with `subject`, an ASCII body, 0.10 and an https notify_url. */
 function order(subject, extra = {}) {
-  return {
-    service: 'mobile.securitypay.pay',
-    partner: '2088101568358171',
-    seller_id: '2088101568358171',
-    out_trade_no: 'ALIPAYTEST2016081622560194853',
+  return sampleParams({
     subject,
     body: 'Merchandise description',
     total_fee: '0.10',
     notify_url: 'https://shop.example.com/alipay/notify',
-    payment_type: '1',
-    _input_charset: 'utf-8',
-    it_b_pay: '30m',
-    return_url: 'm.alipay.com',
-    payment_inst: 'ALIPAYHK',
-    currency: 'HKD',
-    product_code: 'NEW_WAP_OVERSEAS_SELLER',
-    forex_biz: 'FP',
     ...extra,
-  }
+  })
 }
 
 const SUBJECTS = [
@@ -88,18 +60,7 @@ function pkcs8Pem(bits) {
   return keys[bits].privateKey.export({ type: 'pkcs8', format: 'pem' })
 }
 
-// --- a tiny seeded PRNG, so a failing random case can be replayed ----------------------------
-
-function mulberry32(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+// --- random cases from a tiny seeded PRNG (mulberry32), so a failing one can be replayed --------
 
 const SEED = Number(process.env.ALIPAYHK_TEST_SEED || Date.now() % 2 ** 31)
 

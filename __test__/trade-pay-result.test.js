@@ -11,37 +11,20 @@
 const crypto = require('node:crypto')
 
 const { buildOrderStr, verifyTradePayResult } = require('..')
+const { rsaPair, pkcs8Pem, spkiPem, HASH, thrown, validParams } = require('./helpers')
 
-const rsaPair = (bits) => crypto.generateKeyPairSync('rsa', { modulusLength: bits })
 const ALIPAY = { 1024: rsaPair(1024), 2048: rsaPair(2048) }
 const MERCHANT = rsaPair(2048)
 
-const spkiPem = (pair) => pair.publicKey.export({ type: 'spki', format: 'pem' })
 const ALIPAY_KEY = { alipayPublicKey: spkiPem(ALIPAY[2048]) }
 const MERCHANT_SIGNING_KEY = {
   signType: 'RSA2',
-  privateKey: MERCHANT.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  privateKey: pkcs8Pem(MERCHANT),
 }
 
+/** A valid AlipayHK order (12.50 HKD) with a `+` in the subject and an emoji in the body. */
 function orderParams(outTradeNo = 'ORDER-2024-0001') {
-  return {
-    service: 'mobile.securitypay.pay',
-    partner: '2088101568358171',
-    seller_id: '2088101568358171',
-    out_trade_no: outTradeNo,
-    subject: '商品名稱 A+B',
-    body: 'Merchandise description 😀',
-    total_fee: '12.50',
-    notify_url: 'https://shop.example.com/alipay/notify',
-    payment_type: '1',
-    _input_charset: 'utf-8',
-    it_b_pay: '30m',
-    return_url: 'm.alipay.com',
-    payment_inst: 'ALIPAYHK',
-    currency: 'HKD',
-    product_code: 'NEW_WAP_OVERSEAS_SELLER',
-    forex_biz: 'FP',
-  }
+  return validParams({ out_trade_no: outTradeNo, subject: '商品名稱 A+B', body: 'Merchandise description 😀' })
 }
 
 /** The merchant's pre-sign string, cut from a real orderStr (everything before `&sign="`). */
@@ -50,8 +33,6 @@ function preSignOf(orderStr) {
   expect(at).toBeGreaterThan(0)
   return orderStr.slice(0, at)
 }
-
-const HASH = { RSA: 'sha1', RSA2: 'sha256' }
 
 /**
  * What Alipay returns: pre-sign + `&success="…"`, signed by Alipay, then
@@ -77,15 +58,6 @@ function resultWithPlusInSign() {
     const r = alipayResult({ outTradeNo: `ORDER-${i}` })
     if (r.sign.includes('+')) return r
   }
-}
-
-function thrown(fn) {
-  try {
-    fn()
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a throw, but the call returned')
 }
 
 describe('a genuine result verifies', () => {

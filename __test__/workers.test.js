@@ -10,7 +10,7 @@ const { spawnSync } = require('node:child_process')
 const { Worker } = require('node:worker_threads')
 
 const { runRounds } = require('./fixtures/worker-signer')
-const H = require('./fixtures/hostile-helpers')
+const H = require('./helpers')
 const { buildOrderStr, OrderSigner } = require('..')
 
 const WORKER = path.join(__dirname, 'fixtures', 'worker-signer.js')
