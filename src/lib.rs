@@ -421,7 +421,10 @@ pub fn panic_for_tests<'env>(env: &'env Env, place: Unknown) -> Result<Unknown<'
         return tasks::promise(env, || {
             let signer = Arc::new(Signer::md5(Md5Key::new("test-hook")?));
             let params = OrderParams::new(
-                Vec::<(String, _)>::new(),
+                vec![(
+                    "test_hook".to_owned(),
+                    alipayhk_pay_core::ParamValue::from("1"),
+                )],
                 &BuildOptions {
                     sort_keys: false,
                     strict: false,

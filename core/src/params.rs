@@ -120,6 +120,13 @@ impl OrderParams {
             check_safe_value(&name, &text)?;
             params.push((name, text));
         }
+        // Under strict, the missing required parameters are named instead.
+        if params.is_empty() && !options.strict {
+            return Err(Error::argument(
+                "params",
+                "there is nothing to sign: params holds no parameter with a value",
+            ));
+        }
         let total: usize = params.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
         if total > MAX_PRE_SIGN_BYTES {
             return Err(Error::argument(
@@ -507,5 +514,30 @@ fn quote(s: &str) -> String {
         format!("{:?}…", cut)
     } else {
         format!("{s:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    #[test]
+    fn an_order_with_nothing_to_sign_is_refused_and_strict_names_what_is_missing() {
+        let loose = BuildOptions {
+            sort_keys: false,
+            strict: false,
+        };
+        let empty = vec![("a", ParamValue::from("")), ("b", ParamValue::Absent)];
+        let err = OrderParams::new(empty.clone(), &loose).unwrap_err();
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            (ErrorCode::InvalidArgument, Some("params"))
+        );
+        let err = OrderParams::new(empty, &BuildOptions::default()).unwrap_err();
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            (ErrorCode::MissingParam, Some("service"))
+        );
     }
 }
