@@ -380,27 +380,16 @@ fn a_signer_reports_its_sign_type_and_key_size() {
 /// The seed's JS object, in its order: `method` for `service`, and `payment_type` twice, which
 /// in a JS object is one key at the position of its first appearance.
 fn seed_sample_object(subject: &str, body: &str) -> Vec<(String, ParamValue)> {
-    [
-        ("method", "mobile.securitypay.pay"),
-        ("partner", "2088101568358171"),
-        ("seller_id", "2088101568358171"),
-        ("out_trade_no", "ALIPAYTEST2016081622560194853"),
-        ("subject", subject),
-        ("body", body),
-        ("total_fee", "0.1"),
-        ("notify_url", "http://www.xxx.com"),
-        ("payment_type", "1"),
-        ("_input_charset", "utf-8"),
-        ("it_b_pay", "30m"),
-        ("return_url", "m.alipay.com"),
-        ("payment_inst", "ALIPAYHK"),
-        ("currency", "HKD"),
-        ("product_code", "NEW_WAP_OVERSEAS_SELLER"),
-        ("forex_biz", "FP"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), text(v)))
-    .collect()
+    // The valid order already stands in the sample's order; only the names and texts differ.
+    valid_order()
+        .into_iter()
+        .map(|(name, value)| match name.as_str() {
+            "service" => ("method".to_owned(), value),
+            "subject" => (name, text(subject)),
+            "body" => (name, text(body)),
+            _ => (name, value),
+        })
+        .collect()
 }
 
 #[test]
