@@ -305,6 +305,25 @@ export declare class OrderSigner {
 export declare function __panicForTests(where: 'sync' | 'async'): string | Promise<string>
 
 /**
+ * How many async calls (`buildOrderStrAsync`, `verifyNotifyAsync` and the methods of the
+ * same names) run on the libuv thread pool at once from this thread; the others wait their
+ * turn, in order, and an aborted one leaves the queue at once. With a number from 1 to
+ * 1024, sets it for this thread (each worker thread has its own) and returns it; without
+ * one (or with `null`), returns it.
+ *
+ * The default is one less than the CPU cores and one less than the pool
+ * (`UV_THREADPOOL_SIZE`, 4 unless set), and at least 1: signing is pure CPU, so more at once
+ * only makes the event loop wait for a core, and the pool keeps a thread for `fs`,
+ * `dns.lookup` and `zlib`.
+ *
+ * @example
+ * ```ts
+ * asyncConcurrency(os.availableParallelism()) // a process that does nothing but sign
+ * ```
+ */
+export declare function asyncConcurrency(limit?: number): number
+
+/**
  * Builds the signed `orderStr` for `my.tradePay({ orderStr })`.
  *
  * `params` is a plain object of parameter names to string values, in the order they are

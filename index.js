@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.AlipayHK = nativeBinding.AlipayHK
 module.exports.OrderSigner = nativeBinding.OrderSigner
 module.exports.__panicForTests = nativeBinding.__panicForTests
+module.exports.asyncConcurrency = nativeBinding.asyncConcurrency
 module.exports.buildOrderStr = nativeBinding.buildOrderStr
 module.exports.buildOrderStrAsync = nativeBinding.buildOrderStrAsync
 module.exports.checkNotifyMatchesOrder = nativeBinding.checkNotifyMatchesOrder

@@ -137,3 +137,120 @@ describe('an AbortSignal cancels work that has not started', () => {
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
   })
 })
+
+describe('asyncConcurrency: how many async calls use the libuv pool at once', () => {
+  const { asyncConcurrency } = require('..')
+  const os = require('node:os')
+  const { execFileSync } = require('node:child_process')
+  const path = require('node:path')
+  const limitIn = (pool) =>
+    Number(
+      execFileSync(process.execPath, ['-p', `require(${JSON.stringify(path.join(__dirname, '..'))}).asyncConcurrency()`], {
+        env: { ...process.env, UV_THREADPOOL_SIZE: String(pool) },
+        encoding: 'utf8',
+      }),
+    )
+  let saved
+  beforeEach(() => {
+    saved = asyncConcurrency()
+  })
+  afterEach(() => {
+    asyncConcurrency(saved)
+  })
+
+  test('defaults to one less than the cores and than the pool, at least 1', () => {
+    for (const pool of [1, 2, 3, 4, 16]) {
+      expect(limitIn(pool)).toBe(Math.max(1, Math.min(os.availableParallelism(), pool) - 1))
+    }
+  })
+
+  test('sets and reads back a whole number from 1 to 1024; anything else is refused with field "limit"', () => {
+    expect(asyncConcurrency(3)).toBe(3)
+    expect(asyncConcurrency()).toBe(3)
+    expect(asyncConcurrency(undefined)).toBe(3)
+    expect(asyncConcurrency(1024)).toBe(1024)
+    expect(asyncConcurrency(null)).toBe(1024)
+    for (const bad of [0, -1, 1.5, 1025, NaN, Infinity, '2', {}, 2n]) {
+      let err
+      try {
+        asyncConcurrency(bad)
+      } catch (e) {
+        err = e
+      }
+      expect(err.name).toBe('TypeError')
+      expect(err.code).toBe('ERR_ALIPAYHK_INVALID_ARGUMENT')
+      expect(err.field).toBe('limit')
+      expect(err.message).toMatch(/whole number from 1 to 1024/)
+    }
+    expect(asyncConcurrency()).toBe(1024)
+  })
+
+  // Which comes first: the 40th signature or a pool job (pbkdf2) queued after all 40? Under a
+  // limit of 1 the other pool threads stay free, so the pbkdf2 runs at once; with no limit
+  // the pool is full of signatures and the pbkdf2 waits behind them.
+  async function signaturesDoneWhenPoolJobRuns(limit) {
+    asyncConcurrency(limit)
+    const signer = new OrderSigner(rsa2)
+    let done = 0
+    const calls = Array.from({ length: 40 }, (_, i) => signer.buildOrderStrAsync(order(i)).then((s) => (done++, s)))
+    const doneWhenPbkdf2Ran = await new Promise((resolve, reject) =>
+      crypto.pbkdf2('p', 's', 1, 16, 'sha256', (err) => (err ? reject(err) : resolve(done))),
+    )
+    const results = await Promise.all(calls)
+    results.forEach((s, i) => expect(s).toBe(signer.buildOrderStr(order(i))))
+    return doneWhenPbkdf2Ran
+  }
+
+  test('under a limit, the rest of the pool stays free for other work', async () => {
+    expect(await signaturesDoneWhenPoolJobRuns(1)).toBeLessThanOrEqual(2)
+  })
+
+  test('(the same with no limit: the pool job waits behind the signatures)', async () => {
+    expect(await signaturesDoneWhenPoolJobRuns(1024)).toBeGreaterThanOrEqual(30)
+  })
+
+  test('waiting calls start in the order they were made', async () => {
+    asyncConcurrency(1)
+    const signer = new OrderSigner(rsa2)
+    const finished = []
+    await Promise.all(Array.from({ length: 12 }, (_, i) => signer.buildOrderStrAsync(order(i)).then(() => finished.push(i))))
+    expect(finished).toEqual([...Array(12).keys()])
+  })
+
+  test('an aborted call that is still waiting rejects at once and gives its turn away', async () => {
+    asyncConcurrency(1)
+    const signer = new OrderSigner(rsa2)
+    const controller = new AbortController()
+    let done = 0
+    const plain = Array.from({ length: 6 }, (_, i) => signer.buildOrderStrAsync(order(i)).then((s) => (done++, s)))
+    const abortable = Array.from({ length: 6 }, (_, i) =>
+      signer.buildOrderStrAsync(order(100 + i), { signal: controller.signal }),
+    )
+    const reason = new Error('client went away')
+    controller.abort(reason)
+    const settled = await Promise.allSettled(abortable)
+    // Rejected before a single signature came back from the pool.
+    expect(done).toBe(0)
+    for (const s of settled) {
+      expect(s.status).toBe('rejected')
+      expect(s.reason.code).toBe('ABORT_ERR')
+      expect(s.reason.cause).toBe(reason)
+    }
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
+    const results = await Promise.all(plain)
+    results.forEach((s, i) => expect(s).toBe(signer.buildOrderStr(order(i))))
+    // The slots were all given back: a call made now still runs.
+    expect(await signer.buildOrderStrAsync(order(7))).toBe(signer.buildOrderStr(order(7)))
+  })
+
+  test('verifyNotifyAsync waits in the same queue and gives the same answer', async () => {
+    asyncConcurrency(1)
+    const signer = new OrderSigner(rsa2)
+    const body = signedNotification({ notify_id: 'n1', out_trade_no: 'Q-1', trade_status: 'TRADE_SUCCESS', total_fee: '1.00' })
+    const key = { alipayPublicKey: alipay.publicKey.export({ type: 'spki', format: 'pem' }) }
+    const signatures = Array.from({ length: 4 }, (_, i) => signer.buildOrderStrAsync(order(i)))
+    const [checked] = await Promise.all([verifyNotifyAsync(body, key), ...signatures])
+    expect(checked).toEqual(verifyNotify(body, key))
+    expect(checked.ok).toBe(true)
+  })
+})

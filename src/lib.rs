@@ -252,6 +252,48 @@ pub fn build_order_str_async<'env>(
     tasks::promise(env, prepare)
 }
 
+/// How many async calls (`buildOrderStrAsync`, `verifyNotifyAsync` and the methods of the
+/// same names) run on the libuv thread pool at once from this thread; the others wait their
+/// turn, in order, and an aborted one leaves the queue at once. With a number from 1 to
+/// 1024, sets it for this thread (each worker thread has its own) and returns it; without
+/// one (or with `null`), returns it.
+///
+/// The default is one less than the CPU cores and one less than the pool
+/// (`UV_THREADPOOL_SIZE`, 4 unless set), and at least 1: signing is pure CPU, so more at once
+/// only makes the event loop wait for a core, and the pool keeps a thread for `fs`,
+/// `dns.lookup` and `zlib`.
+///
+/// @example
+/// ```ts
+/// asyncConcurrency(os.availableParallelism()) // a process that does nothing but sign
+/// ```
+#[napi(ts_args_type = "limit?: number", ts_return_type = "number")]
+pub fn async_concurrency(env: Env, limit: Option<Unknown>) -> Result<u32> {
+    run(&env, || {
+        let Some(limit) = limit.filter(|l| !matches!(l.get_type(), Ok(ValueType::Undefined)))
+        else {
+            return Ok(tasks::sched::limit() as u32);
+        };
+        let n = match limit.get_type()? {
+            ValueType::Number => limit.coerce_to_number()?.get_double()?,
+            _ => f64::NAN,
+        };
+        if !(n.fract() == 0.0 && (1.0..=1024.0).contains(&n)) {
+            let got = match limit.get_type()? {
+                ValueType::Number => format!("{n}"),
+                _ => describe(&limit)?.to_owned(),
+            };
+            return Err(Error::argument(
+                "limit",
+                format!("limit must be a whole number from 1 to 1024; got {got}"),
+            )
+            .into());
+        }
+        tasks::sched::set_limit(&env, n as usize);
+        Ok(n as u32)
+    })
+}
+
 /// The exact string that is signed for `params`: `key="value"` pairs joined with `&`,
 /// without `sign` and `sign_type`. Applies the same rules as `buildOrderStr`.
 #[napi(

@@ -179,12 +179,14 @@ struct AbortLink {
 }
 
 impl AbortLink {
-    fn new(env: &Env, signal: &Unknown<'_>) -> Result<AbortLink> {
+    fn new(env: &Env, signal: &Unknown<'_>, job: u64) -> Result<AbortLink> {
         let flag = Arc::new(AtomicBool::new(false));
         let set = flag.clone();
         let listener =
-            env.create_function_from_closure::<(), (), _>("alipayhkAbort", move |_| {
+            env.create_function_from_closure::<(), (), _>("alipayhkAbort", move |ctx| {
                 set.store(true, Ordering::SeqCst);
+                // A call still waiting for a slot rejects now, not when its turn comes.
+                sched::abort_waiting(ctx.env, job);
                 Ok(())
             })?;
         call_method(
@@ -286,6 +288,8 @@ pub struct Cancellable<T> {
     inner: T,
     abort: Option<AbortLink>,
     aborted: bool,
+    /// Held from the moment the work is queued on the pool until the task is dropped.
+    slot: Option<sched::Slot>,
 }
 
 impl<T: Task> Task for Cancellable<T> {
@@ -348,12 +352,13 @@ pub fn promise<'env, 's, T>(
     prepare: impl FnOnce() -> Outcome<(T, Option<Unknown<'s>>)>,
 ) -> Result<Unknown<'env>>
 where
-    T: Task,
+    T: Task + 'static,
 {
     let (task, signal) = match guard(prepare) {
         Ok(prepared) => prepared,
         Err(fail) => return rejected(env, fail),
     };
+    let job = sched::next_id();
     let abort = match &signal {
         None => None,
         Some(signal) => {
@@ -366,16 +371,233 @@ where
                 let error = abort_error(env, Some(reason.raw()))?;
                 return rejected_with(env, error);
             }
-            Some(AbortLink::new(env, signal)?)
+            Some(AbortLink::new(env, signal, job)?)
         }
     };
     let task = Cancellable {
         inner: task,
         abort,
         aborted: false,
+        slot: None,
     };
-    let raw = unsafe { AsyncTask::to_napi_value(env.raw(), AsyncTask::new(task))? };
-    Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) })
+    if sched::try_acquire() {
+        let raw = Box::new(task).start(env)?;
+        return Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) });
+    }
+    // Every slot is busy: the call waits its turn in this thread's queue, behind a Promise
+    // that follows the work's own once it starts.
+    let raw_env = env.raw();
+    let mut deferred = ptr::null_mut();
+    let mut promise = ptr::null_mut();
+    check_status!(unsafe { sys::napi_create_promise(raw_env, &mut deferred, &mut promise) })?;
+    sched::wait(job, deferred, Box::new(task));
+    Ok(unsafe { Unknown::from_raw_unchecked(raw_env, promise) })
+}
+
+/// A task as the scheduler sees it, whatever it computes.
+trait Job {
+    /// Queues the work on the libuv pool (its slot already taken) and returns its Promise.
+    fn start(self: Box<Self>, env: &Env) -> Result<sys::napi_value>;
+    /// Drops a call that was aborted before it started; returns its `AbortError`.
+    fn abandon(self: Box<Self>, env: &Env) -> Result<sys::napi_value>;
+    fn aborted(&self) -> bool;
+}
+
+impl<T: Task + 'static> Job for Cancellable<T> {
+    fn start(mut self: Box<Self>, env: &Env) -> Result<sys::napi_value> {
+        self.slot = Some(sched::Slot::new(env));
+        unsafe { AsyncTask::to_napi_value(env.raw(), AsyncTask::new(*self)) }
+    }
+
+    fn abandon(self: Box<Self>, env: &Env) -> Result<sys::napi_value> {
+        let reason = self
+            .abort
+            .as_ref()
+            .and_then(|link| signal_reason(env, link));
+        let error = abort_error(env, reason);
+        if let Some(link) = self.abort {
+            link.release(env);
+        }
+        error
+    }
+
+    fn aborted(&self) -> bool {
+        self.abort.as_ref().is_some_and(AbortLink::aborted)
+    }
+}
+
+/// How many async calls run on the libuv pool at once, per JS thread (the main thread and
+/// each worker have their own count). The rest wait in a queue on the JS thread, in order.
+///
+/// Signing is pure CPU: more signatures at once than there are cores only makes every one
+/// of them, and the event loop, wait for a core. The default, one less than the cores and
+/// one less than the pool (at least 1), leaves the event loop a core of its own and the
+/// pool a thread for `fs`, `dns.lookup` and `zlib`.
+pub mod sched {
+    use super::Job;
+    use napi::bindgen_prelude::*;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    /// The libuv pool's size, as libuv reads it (Node's default is 4).
+    fn pool_size() -> usize {
+        std::env::var("UV_THREADPOOL_SIZE")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .map_or(4, |n| n.min(1024))
+    }
+
+    pub fn default_limit() -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cores.min(pool_size()).saturating_sub(1).max(1)
+    }
+
+    struct Waiting {
+        id: u64,
+        deferred: sys::napi_deferred,
+        job: Box<dyn Job>,
+    }
+
+    struct Sched {
+        limit: usize,
+        running: usize,
+        next_id: u64,
+        queue: VecDeque<Waiting>,
+    }
+
+    thread_local! {
+        static SCHED: RefCell<Sched> = RefCell::new(Sched {
+            limit: default_limit(),
+            running: 0,
+            next_id: 0,
+            queue: VecDeque::new(),
+        });
+    }
+
+    pub fn next_id() -> u64 {
+        SCHED.with(|s| {
+            let mut s = s.borrow_mut();
+            s.next_id += 1;
+            s.next_id
+        })
+    }
+
+    pub fn limit() -> usize {
+        SCHED.with(|s| s.borrow().limit)
+    }
+
+    /// Sets this thread's limit and starts waiting calls that now fit.
+    pub fn set_limit(env: &Env, limit: usize) {
+        SCHED.with(|s| s.borrow_mut().limit = limit);
+        pump(env);
+    }
+
+    /// Takes a slot if one is free.
+    pub(super) fn try_acquire() -> bool {
+        SCHED.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.running < s.limit && s.queue.is_empty() {
+                s.running += 1;
+                true
+            } else {
+                false
+            }
+        })
+    }
+
+    pub(super) fn wait(id: u64, deferred: sys::napi_deferred, job: Box<dyn Job>) {
+        SCHED.with(|s| {
+            s.borrow_mut()
+                .queue
+                .push_back(Waiting { id, deferred, job })
+        });
+    }
+
+    /// A slot taken by a task on the pool; given back, and the next call started, when the
+    /// task is dropped on its JS thread after it settles (or if it never could).
+    pub struct Slot {
+        env: usize,
+        owner: std::thread::ThreadId,
+    }
+
+    impl Slot {
+        pub(super) fn new(env: &Env) -> Slot {
+            Slot {
+                env: env.raw() as usize,
+                owner: std::thread::current().id(),
+            }
+        }
+    }
+
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            if std::thread::current().id() != self.owner {
+                return;
+            }
+            SCHED.with(|s| {
+                let mut s = s.borrow_mut();
+                s.running = s.running.saturating_sub(1);
+            });
+            pump(&Env::from_raw(self.env as sys::napi_env));
+        }
+    }
+
+    /// Starts waiting calls while slots are free. Nothing is borrowed while JavaScript or
+    /// napi runs, so a call made from inside (a listener, a getter) finds the queue usable.
+    fn pump(env: &Env) {
+        loop {
+            let next = SCHED.with(|s| {
+                let mut s = s.borrow_mut();
+                if s.running >= s.limit {
+                    return None;
+                }
+                let next = s.queue.pop_front()?;
+                s.running += 1;
+                Some(next)
+            });
+            let Some(Waiting { deferred, job, .. }) = next else {
+                return;
+            };
+            if job.aborted() {
+                SCHED.with(|s| {
+                    let mut s = s.borrow_mut();
+                    s.running = s.running.saturating_sub(1);
+                });
+                settle(env, deferred, job.abandon(env), false);
+            } else {
+                settle(env, deferred, job.start(env), true);
+            }
+        }
+    }
+
+    /// A waiting call whose signal fired: out of the queue, rejected with its AbortError.
+    pub fn abort_waiting(env: &Env, id: u64) {
+        let found = SCHED.with(|s| {
+            let mut s = s.borrow_mut();
+            let at = s.queue.iter().position(|w| w.id == id)?;
+            s.queue.remove(at)
+        });
+        if let Some(Waiting { deferred, job, .. }) = found {
+            settle(env, deferred, job.abandon(env), false);
+        }
+    }
+
+    /// Resolves the waiting Promise with the work's Promise (it then follows it), or rejects
+    /// it with an AbortError or with the error that kept the work from starting.
+    fn settle(env: &Env, deferred: sys::napi_deferred, value: Result<sys::napi_value>, ok: bool) {
+        let raw_env = env.raw();
+        unsafe {
+            match value {
+                Ok(v) if ok => sys::napi_resolve_deferred(raw_env, deferred, v),
+                Ok(v) => sys::napi_reject_deferred(raw_env, deferred, v),
+                Err(e) => {
+                    let error = JsError::from(e).into_value(raw_env);
+                    sys::napi_reject_deferred(raw_env, deferred, error)
+                }
+            };
+        }
+    }
 }
 
 fn rejected_with<'env>(env: &'env Env, reason: sys::napi_value) -> Result<Unknown<'env>> {

@@ -2,6 +2,7 @@
 // The `@ts-expect-error` lines are the misuses the types must refuse.
 import { readFileSync } from 'node:fs'
 import {
+  asyncConcurrency,
   buildOrderStr,
   preSignString,
   signContent,
@@ -67,3 +68,9 @@ buildOrderStr(params, rsa2, true)
 const wrong3: ErrorCode = 'ERR_SOMETHING'
 
 export { a, b, c, d, e, f, g, t, bits, fp, h, wrong1, wrong2, wrong3 }
+
+// The async pool limit: read, or set with a number.
+const limit: number = asyncConcurrency()
+asyncConcurrency(limit + 1)
+// @ts-expect-error: the limit is a number, not a string
+asyncConcurrency('4')
