@@ -372,3 +372,44 @@ describe('the openssl CLI agrees with every signature', () => {
     }
   })
 })
+
+// Strings up to about 500 bytes of UTF-8 are read in one call into a fixed buffer; longer
+// ones are measured and read again. Text goes back to JavaScript as Latin-1 when it is ASCII
+// and as UTF-16 otherwise. Every length around that edge, in every width of character, must
+// come back exactly as signed.
+describe('text of every length around the read buffer crosses intact, in and out', () => {
+  const WIDTHS = [
+    ['1-byte', 'a'],
+    ['2-byte', 'é'],
+    ['3-byte', '中'],
+    ['4-byte (a surrogate pair)', '😀'],
+    ['a real U+FFFD', '\uFFFD'],
+  ]
+  test.each(WIDTHS)('%s characters, 480 to 540 bytes of UTF-8', (_label, ch) => {
+    const width = Buffer.byteLength(ch)
+    for (let bytes = 480; bytes <= 540; bytes++) {
+      const fill = 'x'.repeat(bytes % width) + ch.repeat(Math.floor(bytes / width))
+      const params = { ...order('ok'), body: fill.slice(0, 400), extra_info: fill }
+      const preSign = referencePreSign(params)
+      expect(preSignString(params, { strict: false })).toBe(preSign)
+      expect(buildOrderStr(params, { signType: 'MD5', md5Key }, { strict: false })).toBe(
+        referenceOrderStr(preSign, referenceMd5Sign(preSign, md5Key), 'MD5'),
+      )
+    }
+  })
+
+  test('a lone surrogate past the buffer is still caught, not signed as U+FFFD', () => {
+    for (const at of [100, 505, 520, 2000]) {
+      const value = 'a'.repeat(at) + '\uD800' + 'b'
+      let err
+      try {
+        buildOrderStr({ ...order('ok'), extra_info: value }, { signType: 'MD5', md5Key }, { strict: false })
+      } catch (e) {
+        err = e
+      }
+      expect(err.code).toBe('ERR_ALIPAYHK_INVALID_PARAM')
+      expect(err.field).toBe('extra_info')
+      expect(err.message).toMatch(/lone UTF-16 surrogate/)
+    }
+  })
+})

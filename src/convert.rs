@@ -178,25 +178,58 @@ pub fn check_len(len: usize, max: usize, field: &str) -> Outcome<()> {
 /// A JS string as Rust text; `None` when it holds a lone surrogate (it has no UTF-8 form,
 /// and napi's UTF-8 conversion would silently replace it).
 pub fn string_of(value: &Unknown<'_>) -> Result<Option<String>> {
-    let js: JsString = unsafe { value.cast()? };
-    let text = utf8_of(value)?;
+    Ok(match text_of(value, usize::MAX)? {
+        Text::Ok(s) => Some(s),
+        Text::LoneSurrogate => None,
+        Text::TooLong(_) => unreachable!("no string is longer than usize::MAX"),
+    })
+}
+
+/// What a JS string holds, as read by [`text_of`].
+pub enum Text {
+    Ok(String),
+    /// It holds a lone UTF-16 surrogate, which has no UTF-8 form.
+    LoneSurrogate,
+    /// Longer than the limit (its length in UTF-16 units); it was not copied.
+    TooLong(usize),
+}
+
+/// A JS string of at most `max_units` UTF-16 units, read with as few napi calls as possible:
+/// short strings (nearly all of them) in one call into a stack buffer, with no length query.
+pub fn text_of(value: &Unknown<'_>, max_units: usize) -> Result<Text> {
+    let text = match utf8_short(value)? {
+        // A UTF-16 string has no more units than its UTF-8 form has bytes.
+        Some(short) if short.len() <= max_units => short,
+        _ => {
+            let n = js_len(value)?;
+            if n > max_units {
+                return Ok(Text::TooLong(n));
+            }
+            utf8_long(value)?
+        }
+    };
     // napi's UTF-8 conversion writes U+FFFD for a lone surrogate. Only when one shows up
     // is the string read again as UTF-16, to tell a real U+FFFD from a replaced surrogate.
     if !text.contains('\u{FFFD}') {
-        return Ok(Some(text));
+        return Ok(Text::Ok(text));
     }
+    let js: JsString = unsafe { value.cast()? };
     let utf16 = js.into_utf16()?;
     let units = utf16
         .as_slice()
         .split_last()
         .map_or(&[][..], |(_, rest)| rest);
-    Ok(String::from_utf16(units).ok())
+    Ok(match String::from_utf16(units) {
+        Ok(s) => Text::Ok(s),
+        Err(_) => Text::LoneSurrogate,
+    })
 }
 
-/// A JS string's UTF-8 (lone surrogates as U+FFFD). Short strings, which are nearly all of
-/// them, are read in one call into a stack buffer: one copy, no length query.
-fn utf8_of(value: &Unknown<'_>) -> Result<String> {
-    const STACK: usize = 512;
+const STACK: usize = 512;
+
+/// A JS string's UTF-8 (lone surrogates as U+FFFD) if it fits in a stack buffer, in one
+/// call; `None` if it does not.
+fn utf8_short(value: &Unknown<'_>) -> Result<Option<String>> {
     let env = value.value().env;
     let mut buf = [0u8; STACK];
     let mut written = 0usize;
@@ -211,15 +244,23 @@ fn utf8_of(value: &Unknown<'_>) -> Result<String> {
     })?;
     // V8 never splits a character, so a write that stopped more than one UTF-8 character
     // (4 bytes) short of the buffer's end holds the whole string.
-    if written < STACK - 1 - 4 {
-        return String::from_utf8(buf[..written].to_vec())
-            .map_err(|_| napi::Error::from_reason("a JS string did not convert to UTF-8"));
+    if written >= STACK - 1 - 4 {
+        return Ok(None);
     }
+    String::from_utf8(buf[..written].to_vec())
+        .map(Some)
+        .map_err(|_| napi::Error::from_reason("a JS string did not convert to UTF-8"))
+}
+
+/// A JS string's UTF-8 (lone surrogates as U+FFFD), any length.
+fn utf8_long(value: &Unknown<'_>) -> Result<String> {
+    let env = value.value().env;
     let mut len = 0usize;
     check_status!(unsafe {
         sys::napi_get_value_string_utf8(env, value.raw(), ptr::null_mut(), 0, &mut len)
     })?;
     let mut long = vec![0u8; len + 1];
+    let mut written = 0usize;
     check_status!(unsafe {
         sys::napi_get_value_string_utf8(
             env,
@@ -264,15 +305,11 @@ fn own_keys<'env>(
     let mut out = Vec::with_capacity(len as usize);
     for i in 0..len {
         let name: Unknown = names.get_element(i)?;
-        // A name that long breaks the name rule anyway: it is not copied.
-        let name_text = match if js_len(&name)? > 256 {
-            None
-        } else {
-            string_of(&name)?
-        } {
-            Some(s) => s,
-            // A name with a lone surrogate breaks the name rule anyway; show it replaced.
-            None => "\u{FFFD}".to_owned(),
+        let name_text = match text_of(&name, 256)? {
+            Text::Ok(s) => s,
+            // A name that long, or with a lone surrogate, breaks the name rule anyway: it is
+            // not copied, and shows as U+FFFD.
+            Text::TooLong(_) | Text::LoneSurrogate => "\u{FFFD}".to_owned(),
         };
         let mut value = ptr::null_mut();
         check_status!(unsafe {
@@ -326,12 +363,10 @@ pub fn params_of(env: &Env, params: &Unknown<'_>) -> Outcome<Vec<(String, ParamV
 pub fn param_value_of(value: &Unknown<'_>) -> Result<ParamValue> {
     Ok(match value.get_type()? {
         ValueType::Undefined | ValueType::Null => ParamValue::Absent,
-        ValueType::String => match js_len(value)? {
-            n if n > MAX_VALUE_CHARS => ParamValue::TooLong(n),
-            _ => match string_of(value)? {
-                Some(s) => ParamValue::Text(s),
-                None => ParamValue::LoneSurrogate,
-            },
+        ValueType::String => match text_of(value, MAX_VALUE_CHARS)? {
+            Text::Ok(s) => ParamValue::Text(s),
+            Text::LoneSurrogate => ParamValue::LoneSurrogate,
+            Text::TooLong(n) => ParamValue::TooLong(n),
         },
         ValueType::Number => {
             // JavaScript's own shortest form of the number, as String(n) gives it.
@@ -586,4 +621,42 @@ pub fn text_pairs_of(
         }
     }
     Ok(Ok(out))
+}
+
+/// Text handed back to JavaScript. ASCII (an MD5 order in English, every signature) is made
+/// a one-byte string by a straight copy; other text is given as UTF-16, which V8 copies
+/// as is, instead of as UTF-8, which V8 scans twice to decode.
+pub struct JsText(pub String);
+
+impl TypeName for JsText {
+    fn type_name() -> &'static str {
+        "String"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::String
+    }
+}
+
+impl ToNapiValue for JsText {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        let text = val.0;
+        let mut out = ptr::null_mut();
+        if text.is_ascii() {
+            check_status!(unsafe {
+                sys::napi_create_string_latin1(
+                    env,
+                    text.as_ptr().cast(),
+                    text.len() as isize,
+                    &mut out,
+                )
+            })?;
+        } else {
+            let units: Vec<u16> = text.encode_utf16().collect();
+            check_status!(unsafe {
+                sys::napi_create_string_utf16(env, units.as_ptr(), units.len() as isize, &mut out)
+            })?;
+        }
+        Ok(out)
+    }
 }

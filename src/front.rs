@@ -172,10 +172,12 @@ impl AlipayHK {
         env: Env,
         order: Unknown,
         options: Option<Unknown>,
-    ) -> Result<String> {
+    ) -> Result<crate::convert::JsText> {
         run(&env, || {
             let params = self.order_params(&env, &order, options.as_ref())?;
-            Ok(self.signer.sign_order(&params)?.order_str)
+            Ok(crate::convert::JsText(
+                self.signer.sign_order(&params)?.order_str,
+            ))
         })
     }
 

@@ -13,8 +13,8 @@ use alipayhk_pay_core::key_cache::{KeyCache, DEFAULT_CAPACITY};
 use alipayhk_pay_core::{
     BuildOptions, Error, Md5Key, OrderParams, RsaPrivateKey, SignType, Signer,
 };
-use convert::KeyBytes;
 use convert::{describe, is_nullish, key_bytes_of, options_of, params_of, string_of};
+use convert::{JsText, KeyBytes};
 use js_error::{run, Outcome};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -222,11 +222,11 @@ pub fn build_order_str(
     params: Unknown,
     key: Unknown,
     options: Option<Unknown>,
-) -> Result<String> {
+) -> Result<JsText> {
     run(&env, || {
         let order = order_params(&env, &params, options.as_ref())?;
         let signer = signer_of(&env, &key)?;
-        Ok(signer.sign_order(&order)?.order_str)
+        Ok(JsText(signer.sign_order(&order)?.order_str))
     })
 }
 
@@ -300,9 +300,11 @@ pub fn async_concurrency(env: Env, limit: Option<Unknown>) -> Result<u32> {
     ts_args_type = "params: OrderParams, options?: BuildOptions",
     ts_return_type = "string"
 )]
-pub fn pre_sign_string(env: Env, params: Unknown, options: Option<Unknown>) -> Result<String> {
+pub fn pre_sign_string(env: Env, params: Unknown, options: Option<Unknown>) -> Result<JsText> {
     run(&env, || {
-        Ok(order_params(&env, &params, options.as_ref())?.pre_sign())
+        Ok(JsText(
+            order_params(&env, &params, options.as_ref())?.pre_sign(),
+        ))
     })
 }
 
@@ -312,10 +314,10 @@ pub fn pre_sign_string(env: Env, params: Unknown, options: Option<Unknown>) -> R
     ts_args_type = "content: string, key: SigningKey",
     ts_return_type = "string"
 )]
-pub fn sign_content(env: Env, content: Unknown, key: Unknown) -> Result<String> {
+pub fn sign_content(env: Env, content: Unknown, key: Unknown) -> Result<JsText> {
     run(&env, || {
         let content = content_of(&content)?;
-        Ok(signer_of(&env, &key)?.sign_content(&content)?)
+        Ok(JsText(signer_of(&env, &key)?.sign_content(&content)?))
     })
 }
 
@@ -355,10 +357,10 @@ impl OrderSigner {
         env: Env,
         params: Unknown,
         options: Option<Unknown>,
-    ) -> Result<String> {
+    ) -> Result<JsText> {
         run(&env, || {
             let order = order_params(&env, &params, options.as_ref())?;
-            Ok(self.inner.sign_order(&order)?.order_str)
+            Ok(JsText(self.inner.sign_order(&order)?.order_str))
         })
     }
 
@@ -386,19 +388,19 @@ impl OrderSigner {
         ts_args_type = "params: OrderParams, options?: BuildOptions",
         ts_return_type = "string"
     )]
-    pub fn pre_sign(&self, env: Env, params: Unknown, options: Option<Unknown>) -> Result<String> {
+    pub fn pre_sign(&self, env: Env, params: Unknown, options: Option<Unknown>) -> Result<JsText> {
         run(&env, || {
             let order = order_params(&env, &params, options.as_ref())?;
             self.inner.check_declared_sign_type(&order)?;
-            Ok(order.pre_sign())
+            Ok(JsText(order.pre_sign()))
         })
     }
 
     /// The signature of any text: base64 (RSA, RSA2) or lowercase hex (MD5), not URL-encoded.
     #[napi(ts_args_type = "content: string", ts_return_type = "string")]
-    pub fn sign_content(&self, env: Env, content: Unknown) -> Result<String> {
+    pub fn sign_content(&self, env: Env, content: Unknown) -> Result<JsText> {
         run(&env, || {
-            Ok(self.inner.sign_content(&content_of(&content)?)?)
+            Ok(JsText(self.inner.sign_content(&content_of(&content)?)?))
         })
     }
 

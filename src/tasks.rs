@@ -24,7 +24,7 @@ pub struct SignOrderTask {
 
 impl Task for SignOrderTask {
     type Output = String;
-    type JsValue = String;
+    type JsValue = crate::convert::JsText;
 
     fn compute(&mut self) -> Result<String> {
         let signed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -40,11 +40,11 @@ impl Task for SignOrderTask {
         })
     }
 
-    fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
-        Ok(output)
+    fn resolve(&mut self, _env: Env, output: String) -> Result<crate::convert::JsText> {
+        Ok(crate::convert::JsText(output))
     }
 
-    fn reject(&mut self, env: Env, err: napi::Error) -> Result<String> {
+    fn reject(&mut self, env: Env, err: napi::Error) -> Result<crate::convert::JsText> {
         Err(match self.failure.take() {
             Some(e) => to_js(&env, e),
             None => err,

@@ -111,7 +111,7 @@ impl OrderParams {
             } else {
                 name
             };
-            if params.iter().any(|(n, _)| *n == name) {
+            if params.iter().any(|(n, _)| same_name(n, &name)) {
                 return Err(Error::invalid(
                     &name,
                     format!("`{name}` is given twice; each parameter may appear once"),
@@ -176,6 +176,12 @@ pub fn pre_sign_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) 
     out
 }
 
+/// Name equality with the cheap tests first: most names differ in length or first byte, and
+/// an order is checked against every rule of the table.
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+}
+
 fn check_name(name: &str) -> Result<()> {
     let mut chars = name.chars();
     let ok = match chars.next() {
@@ -235,11 +241,15 @@ fn value_text(name: &str, value: ParamValue) -> Result<Option<String>> {
 
 /// The rules that keep `key="value"&…` unambiguous, whatever the variant of the protocol.
 fn check_safe_value(name: &str, value: &str) -> Result<()> {
-    if let Some((i, c)) = value
-        .chars()
-        .enumerate()
-        .find(|(_, c)| (*c as u32) < 0x20 || *c as u32 == 0x7f)
-    {
+    // Control characters are ASCII, and no byte of a longer UTF-8 character is below 0x80,
+    // so a byte scan finds them; the character position is counted only for the message.
+    let control = |c: char| (c as u32) < 0x20 || c as u32 == 0x7f;
+    if value.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        let (i, c) = value
+            .chars()
+            .enumerate()
+            .find(|(_, c)| control(*c))
+            .unwrap_or((0, '\0'));
         return Err(Error::invalid(
             name,
             format!(
@@ -285,8 +295,8 @@ fn check_strict(params: &[(String, String)]) -> Result<()> {
         check_length(rule, value)?;
         check_value_rule(rule, value)?;
     }
+    let present = |n: &str| params.iter().any(|(k, _)| same_name(k, n));
     for rule in rules::PARAM_RULES {
-        let present = |n: &str| params.iter().any(|(k, _)| k == n);
         match rule.presence {
             Presence::Required if !present(rule.name) => {
                 return Err(Error::missing(

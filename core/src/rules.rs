@@ -134,5 +134,9 @@ pub const JSON_PARAM: &str = "trade_information";
 pub const SERVICE_ALIAS: &str = "method";
 
 pub fn rule_for(name: &str) -> Option<&'static ParamRule> {
-    PARAM_RULES.iter().find(|r| r.name == name)
+    PARAM_RULES.iter().find(|r| {
+        r.name.len() == name.len()
+            && r.name.as_bytes().first() == name.as_bytes().first()
+            && r.name == name
+    })
 }
