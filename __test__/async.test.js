@@ -158,9 +158,9 @@ describe('asyncConcurrency: how many async calls use the libuv pool at once', ()
     asyncConcurrency(saved)
   })
 
-  test('defaults to one less than the cores and than the pool, at least 1', () => {
+  test('defaults to the number of cores, but one less than the libuv pool, and at least 1', () => {
     for (const pool of [1, 2, 3, 4, 16]) {
-      expect(limitIn(pool)).toBe(Math.max(1, Math.min(os.availableParallelism(), pool) - 1))
+      expect(limitIn(pool)).toBe(Math.max(1, Math.min(os.availableParallelism(), pool - 1)))
     }
   })
 

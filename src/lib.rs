@@ -258,14 +258,14 @@ pub fn build_order_str_async<'env>(
 /// 1024, sets it for this thread (each worker thread has its own) and returns it; without
 /// one (or with `null`), returns it.
 ///
-/// The default is one less than the CPU cores and one less than the pool
-/// (`UV_THREADPOOL_SIZE`, 4 unless set), and at least 1: signing is pure CPU, so more at once
-/// only makes the event loop wait for a core, and the pool keeps a thread for `fs`,
-/// `dns.lookup` and `zlib`.
+/// The default is the number of CPU cores, but one less than the libuv pool
+/// (`UV_THREADPOOL_SIZE`, 4 unless set), and at least 1: signing is pure CPU, so more at
+/// once only makes every call wait for a core, and the pool keeps a thread for `fs`,
+/// `dns.lookup` and `zlib` however many calls wait.
 ///
 /// @example
 /// ```ts
-/// asyncConcurrency(os.availableParallelism()) // a process that does nothing but sign
+/// asyncConcurrency(1) // keep signing to one core, whatever the machine has
 /// ```
 #[napi(ts_args_type = "limit?: number", ts_return_type = "number")]
 pub fn async_concurrency(env: Env, limit: Option<Unknown>) -> Result<u32> {

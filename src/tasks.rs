@@ -288,8 +288,6 @@ pub struct Cancellable<T> {
     inner: T,
     abort: Option<AbortLink>,
     aborted: bool,
-    /// Held from the moment the work is queued on the pool until the task is dropped.
-    slot: Option<sched::Slot>,
 }
 
 impl<T: Task> Task for Cancellable<T> {
@@ -378,66 +376,127 @@ where
         inner: task,
         abort,
         aborted: false,
-        slot: None,
     };
-    if sched::try_acquire() {
-        let raw = Box::new(task).start(env)?;
-        return Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), raw) });
-    }
-    // Every slot is busy: the call waits its turn in this thread's queue, behind a Promise
-    // that follows the work's own once it starts.
     let raw_env = env.raw();
     let mut deferred = ptr::null_mut();
     let mut promise = ptr::null_mut();
     check_status!(unsafe { sys::napi_create_promise(raw_env, &mut deferred, &mut promise) })?;
-    sched::wait(job, deferred, Box::new(task));
+    sched::submit(
+        env,
+        Box::new(PoolJob {
+            id: job,
+            task,
+            output: None,
+            deferred: deferred as usize,
+        }),
+    );
     Ok(unsafe { Unknown::from_raw_unchecked(raw_env, promise) })
 }
 
-/// A task as the scheduler sees it, whatever it computes.
-trait Job {
-    /// Queues the work on the libuv pool (its slot already taken) and returns its Promise.
-    fn start(self: Box<Self>, env: &Env) -> Result<sys::napi_value>;
-    /// Drops a call that was aborted before it started; returns its `AbortError`.
-    fn abandon(self: Box<Self>, env: &Env) -> Result<sys::napi_value>;
-    fn aborted(&self) -> bool;
+/// One call's work as the scheduler sees it, whatever it computes.
+pub trait Job: Send {
+    fn id(&self) -> u64;
+    /// On the pool: does the work and keeps the outcome.
+    fn run(&mut self);
+    /// On the JS thread: settles the call's Promise with the outcome.
+    fn settle(self: Box<Self>, env: &Env);
+    /// On the JS thread: rejects the call's Promise with its `AbortError`, without running it.
+    fn abandon(self: Box<Self>, env: &Env);
 }
 
-impl<T: Task + 'static> Job for Cancellable<T> {
-    fn start(mut self: Box<Self>, env: &Env) -> Result<sys::napi_value> {
-        self.slot = Some(sched::Slot::new(env));
-        unsafe { AsyncTask::to_napi_value(env.raw(), AsyncTask::new(*self)) }
+struct PoolJob<T: Task> {
+    id: u64,
+    task: Cancellable<T>,
+    output: Option<Result<T::Output>>,
+    // napi_deferred, used only on the JS thread, kept as an integer so the job is `Send`.
+    deferred: usize,
+}
+
+impl<T: Task> PoolJob<T> {
+    fn finish(self, env: &Env, outcome: Result<sys::napi_value>, resolve: bool) {
+        let raw_env = env.raw();
+        let deferred = self.deferred as sys::napi_deferred;
+        // A call is settled once, and never from a dying env (napi then refuses; the
+        // statuses are ignored: there is no JavaScript left to tell).
+        unsafe {
+            match outcome {
+                Ok(value) if resolve => sys::napi_resolve_deferred(raw_env, deferred, value),
+                Ok(value) => sys::napi_reject_deferred(raw_env, deferred, value),
+                Err(e) => match ToNapiValue::to_napi_value(raw_env, e) {
+                    Ok(error) => sys::napi_reject_deferred(raw_env, deferred, error),
+                    Err(_) => sys::Status::napi_generic_failure,
+                },
+            };
+        }
+        let _ = self.task.finally(Env::from_raw(raw_env));
+    }
+}
+
+impl<T: Task> Job for PoolJob<T> {
+    fn id(&self) -> u64 {
+        self.id
     }
 
-    fn abandon(self: Box<Self>, env: &Env) -> Result<sys::napi_value> {
+    fn run(&mut self) {
+        let task = &mut self.task;
+        // The tasks catch their own panics; this is the last line, so that a panic can never
+        // unwind into libuv.
+        self.output = Some(
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.compute()))
+                .unwrap_or_else(|_| Err(napi::Error::from_reason("a panic on the thread pool"))),
+        );
+    }
+
+    fn settle(mut self: Box<Self>, env: &Env) {
+        let output = self
+            .output
+            .take()
+            .unwrap_or_else(|| Err(napi::Error::from_reason("the work did not run")));
+        let value = match output {
+            Ok(out) => self.task.resolve(Env::from_raw(env.raw()), out),
+            Err(e) => self.task.reject(Env::from_raw(env.raw()), e),
+        };
+        match value.and_then(|v| unsafe { ToNapiValue::to_napi_value(env.raw(), v) }) {
+            Ok(v) => self.finish(env, Ok(v), true),
+            Err(e) => self.finish(env, Err(e), false),
+        }
+    }
+
+    fn abandon(self: Box<Self>, env: &Env) {
         let reason = self
+            .task
             .abort
             .as_ref()
             .and_then(|link| signal_reason(env, link));
         let error = abort_error(env, reason);
-        if let Some(link) = self.abort {
-            link.release(env);
-        }
-        error
-    }
-
-    fn aborted(&self) -> bool {
-        self.abort.as_ref().is_some_and(AbortLink::aborted)
+        self.finish(env, error, false);
     }
 }
 
-/// How many async calls run on the libuv pool at once, per JS thread (the main thread and
-/// each worker have their own count). The rest wait in a queue on the JS thread, in order.
+/// How the async calls share the libuv pool, per JS thread (the main thread and each worker
+/// have their own). Calls wait in a queue; up to `limit` runners, each an `AsyncTask` on the
+/// pool, take calls from it in order and do them one after another, handing the outcomes
+/// back to the JS thread in small batches (a runner stops for that after about a
+/// millisecond of work, or when the queue is empty).
 ///
 /// Signing is pure CPU: more signatures at once than there are cores only makes every one
-/// of them, and the event loop, wait for a core. The default, one less than the cores and
-/// one less than the pool (at least 1), leaves the event loop a core of its own and the
-/// pool a thread for `fs`, `dns.lookup` and `zlib`.
+/// of them wait for a core. The default limit is the number of cores, but one less than the
+/// pool (and at least 1), so that the pool keeps a thread for `fs`, `dns.lookup` and `zlib`
+/// however many calls wait. A runner goes straight on to the next call, without a round
+/// trip through the event loop per call, and offers its core between calls to a waiting
+/// thread, so that the event loop is not kept waiting when the runners fill every core.
 pub mod sched {
     use super::Job;
     use napi::bindgen_prelude::*;
     use std::cell::RefCell;
     use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex, MutexGuard};
+    use std::time::{Duration, Instant};
+
+    /// How long a runner works before it hands back what it has done.
+    const BATCH: Duration = Duration::from_millis(1);
+    /// How much work a runner does before it offers its core to a waiting thread.
+    const YIELD: Duration = Duration::from_micros(200);
 
     /// The libuv pool's size, as libuv reads it (Node's default is 4).
     fn pool_size() -> usize {
@@ -450,29 +509,31 @@ pub mod sched {
 
     pub fn default_limit() -> usize {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        cores.min(pool_size()).saturating_sub(1).max(1)
+        cores.min(pool_size().saturating_sub(1)).max(1)
     }
 
-    struct Waiting {
-        id: u64,
-        deferred: sys::napi_deferred,
-        job: Box<dyn Job>,
-    }
+    type Queue = Arc<Mutex<VecDeque<Box<dyn Job>>>>;
 
     struct Sched {
         limit: usize,
-        running: usize,
+        runners: usize,
         next_id: u64,
-        queue: VecDeque<Waiting>,
+        queue: Queue,
     }
 
     thread_local! {
         static SCHED: RefCell<Sched> = RefCell::new(Sched {
             limit: default_limit(),
-            running: 0,
+            runners: 0,
             next_id: 0,
-            queue: VecDeque::new(),
+            queue: Arc::default(),
         });
+    }
+
+    fn lock(queue: &Queue) -> MutexGuard<'_, VecDeque<Box<dyn Job>>> {
+        // A job never panics while the lock is held (run() is outside it), so a poisoned
+        // lock still holds a consistent queue.
+        queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn next_id() -> u64 {
@@ -487,115 +548,114 @@ pub mod sched {
         SCHED.with(|s| s.borrow().limit)
     }
 
-    /// Sets this thread's limit and starts waiting calls that now fit.
+    /// Sets this thread's limit; more runners start at once if calls are waiting.
     pub fn set_limit(env: &Env, limit: usize) {
         SCHED.with(|s| s.borrow_mut().limit = limit);
-        pump(env);
+        start_runners(env);
     }
 
-    /// Takes a slot if one is free.
-    pub(super) fn try_acquire() -> bool {
-        SCHED.with(|s| {
-            let mut s = s.borrow_mut();
-            if s.running < s.limit && s.queue.is_empty() {
-                s.running += 1;
-                true
-            } else {
-                false
-            }
-        })
+    pub(super) fn submit(env: &Env, job: Box<dyn Job>) {
+        let queue = SCHED.with(|s| s.borrow().queue.clone());
+        lock(&queue).push_back(job);
+        start_runners(env);
     }
 
-    pub(super) fn wait(id: u64, deferred: sys::napi_deferred, job: Box<dyn Job>) {
-        SCHED.with(|s| {
-            s.borrow_mut()
-                .queue
-                .push_back(Waiting { id, deferred, job })
-        });
-    }
-
-    /// A slot taken by a task on the pool; given back, and the next call started, when the
-    /// task is dropped on its JS thread after it settles (or if it never could).
-    pub struct Slot {
-        env: usize,
-        owner: std::thread::ThreadId,
-    }
-
-    impl Slot {
-        pub(super) fn new(env: &Env) -> Slot {
-            Slot {
-                env: env.raw() as usize,
-                owner: std::thread::current().id(),
-            }
-        }
-    }
-
-    impl Drop for Slot {
-        fn drop(&mut self) {
-            if std::thread::current().id() != self.owner {
-                return;
-            }
-            SCHED.with(|s| {
-                let mut s = s.borrow_mut();
-                s.running = s.running.saturating_sub(1);
-            });
-            pump(&Env::from_raw(self.env as sys::napi_env));
-        }
-    }
-
-    /// Starts waiting calls while slots are free. Nothing is borrowed while JavaScript or
-    /// napi runs, so a call made from inside (a listener, a getter) finds the queue usable.
-    fn pump(env: &Env) {
+    /// Starts runners while calls wait and the limit allows. Nothing is borrowed while napi
+    /// runs, so a call made from inside (a listener, a getter) finds the state usable.
+    fn start_runners(env: &Env) {
         loop {
-            let next = SCHED.with(|s| {
+            let queue = SCHED.with(|s| {
                 let mut s = s.borrow_mut();
-                if s.running >= s.limit {
+                if s.runners >= s.limit || lock(&s.queue).is_empty() {
                     return None;
                 }
-                let next = s.queue.pop_front()?;
-                s.running += 1;
-                Some(next)
+                s.runners += 1;
+                Some(s.queue.clone())
             });
-            let Some(Waiting { deferred, job, .. }) = next else {
+            let Some(queue) = queue else {
                 return;
             };
-            if job.aborted() {
-                SCHED.with(|s| {
-                    let mut s = s.borrow_mut();
-                    s.running = s.running.saturating_sub(1);
-                });
-                settle(env, deferred, job.abandon(env), false);
-            } else {
-                settle(env, deferred, job.start(env), true);
+            let runner = Runner {
+                queue,
+                done: Vec::new(),
+                owner: std::thread::current().id(),
+            };
+            // The runner's own Promise is not needed: its calls settle their own.
+            if unsafe { AsyncTask::to_napi_value(env.raw(), AsyncTask::new(runner)) }.is_err() {
+                SCHED.with(|s| s.borrow_mut().runners -= 1);
+                return;
             }
         }
     }
 
     /// A waiting call whose signal fired: out of the queue, rejected with its AbortError.
+    /// (A call a runner has already taken finishes.)
     pub fn abort_waiting(env: &Env, id: u64) {
-        let found = SCHED.with(|s| {
-            let mut s = s.borrow_mut();
-            let at = s.queue.iter().position(|w| w.id == id)?;
-            s.queue.remove(at)
-        });
-        if let Some(Waiting { deferred, job, .. }) = found {
-            settle(env, deferred, job.abandon(env), false);
+        let queue = SCHED.with(|s| s.borrow().queue.clone());
+        let found = {
+            let mut q = lock(&queue);
+            q.iter()
+                .position(|j| j.id() == id)
+                .and_then(|at| q.remove(at))
+        };
+        if let Some(job) = found {
+            job.abandon(env);
         }
     }
 
-    /// Resolves the waiting Promise with the work's Promise (it then follows it), or rejects
-    /// it with an AbortError or with the error that kept the work from starting.
-    fn settle(env: &Env, deferred: sys::napi_deferred, value: Result<sys::napi_value>, ok: bool) {
-        let raw_env = env.raw();
-        unsafe {
-            match value {
-                Ok(v) if ok => sys::napi_resolve_deferred(raw_env, deferred, v),
-                Ok(v) => sys::napi_reject_deferred(raw_env, deferred, v),
-                Err(e) => {
-                    let error = JsError::from(e).into_value(raw_env);
-                    sys::napi_reject_deferred(raw_env, deferred, error)
+    /// Works through the queue on the pool.
+    struct Runner {
+        queue: Queue,
+        done: Vec<Box<dyn Job>>,
+        owner: std::thread::ThreadId,
+    }
+
+    impl Task for Runner {
+        type Output = ();
+        type JsValue = ();
+
+        fn compute(&mut self) -> Result<()> {
+            let start = Instant::now();
+            let mut yielded = start;
+            while start.elapsed() < BATCH {
+                let Some(mut job) = lock(&self.queue).pop_front() else {
+                    break;
+                };
+                job.run();
+                self.done.push(job);
+                // Between calls, at most every YIELD of work, the core is offered to a thread
+                // that is waiting for it (the event loop, when the runners fill every core).
+                if yielded.elapsed() >= YIELD {
+                    std::thread::yield_now();
+                    yielded = Instant::now();
                 }
-            };
+            }
+            Ok(())
+        }
+
+        fn resolve(&mut self, env: Env, _: ()) -> Result<()> {
+            for job in self.done.drain(..) {
+                job.settle(&env);
+            }
+            Ok(())
+        }
+
+        fn finally(self, env: Env) -> Result<()> {
+            drop(self);
+            start_runners(&env);
+            Ok(())
+        }
+    }
+
+    impl Drop for Runner {
+        fn drop(&mut self) {
+            // Settled or not (a dying env), this runner no longer counts.
+            if std::thread::current().id() == self.owner {
+                SCHED.with(|s| {
+                    let mut s = s.borrow_mut();
+                    s.runners = s.runners.saturating_sub(1);
+                });
+            }
         }
     }
 }
