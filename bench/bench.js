@@ -4,21 +4,21 @@
 // in this run: the sample's code with the key pre-parsed as a KeyObject. Contenders
 // alternate within each round; the figure is the median of the rounds.
 //
-//   node bench/bench.js [--rounds 7] [--ms 400] [--markdown]
+//   node bench/bench.js [--rounds 11] [--ms 300] [--markdown]
 'use strict'
 
 const crypto = require('node:crypto')
 const os = require('node:os')
 const { monitorEventLoopDelay } = require('node:perf_hooks')
-const { buildOrderStr, buildOrderStrAsync, OrderSigner } = require('..')
+const { asyncConcurrency, buildOrderStr, buildOrderStrAsync, OrderSigner } = require('..')
 
 const argv = process.argv.slice(2)
 const opt = (name, dflt) => {
   const i = argv.indexOf(name)
   return i >= 0 ? Number(argv[i + 1]) : dflt
 }
-const ROUNDS = opt('--rounds', 7)
-const MS = opt('--ms', 400)
+const ROUNDS = opt('--rounds', 11)
+const MS = opt('--ms', 300)
 const MARKDOWN = argv.includes('--markdown')
 
 // A ~600-byte order, as a merchant sends it.
@@ -79,6 +79,10 @@ async function asyncOpsPerSec(make, inFlight) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const quartiles = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return [s[Math.floor((s.length - 1) / 4)], s[Math.ceil(((s.length - 1) * 3) / 4)]]
+}
 
 function cases() {
   const rsa1024 = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 })
@@ -185,8 +189,8 @@ async function main() {
     console.log(s)
   }
   out(`alipayhk-pay benchmark, ${new Date().toISOString().slice(0, 10)}`)
-  out(`machine: ${os.cpus()[0].model.trim()}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; libuv pool ${process.env.UV_THREADPOOL_SIZE || 4} threads`)
-  out(`method: ${ROUNDS} rounds of ${MS} ms per contender, contenders alternating within a round; median ops/s; ratio = median / median of the baseline in the same run`)
+  out(`machine: ${os.cpus()[0].model.trim()}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; libuv pool ${process.env.UV_THREADPOOL_SIZE || 4} threads; asyncConcurrency() ${asyncConcurrency()}`)
+  out(`method: ${ROUNDS} rounds of ${MS} ms per contender, contenders alternating within a round; ratio = median over the rounds of (contender / baseline of the same round)`)
   out()
   for (const c of cases()) {
     for (const [, fn, , inFlight] of c.contenders) {
@@ -201,14 +205,17 @@ async function main() {
         samples[i].push(inFlight ? await asyncOpsPerSec(fn, inFlight) : opsPerSec(fn))
       }
     }
-    const base = median(samples[c.contenders.findIndex((x) => x[2])])
+    // Each round's figure is divided by the baseline of the same round (measured next to it),
+    // so a machine that speeds up or slows down between rounds moves both alike.
+    const b = c.contenders.findIndex((x) => x[2])
+    const ratios = samples.map((xs) => xs.map((x, r) => x / samples[b][r]))
     out(`### ${c.label}`)
     out()
-    out('| contender | ops/s (median) | × baseline |')
-    out('|---|---:|---:|')
+    out('| contender | ops/s (median) | × baseline (median) | middle half of rounds |')
+    out('|---|---:|---:|---:|')
     c.contenders.forEach(([name], i) => {
-      const m = median(samples[i])
-      out(`| ${name} | ${fmt(m, 0)} | ${fmt(m / base)} |`)
+      const [lo, hi] = quartiles(ratios[i])
+      out(`| ${name} | ${fmt(median(samples[i]), 0)} | ${fmt(median(ratios[i]))} | ${fmt(lo)}–${fmt(hi)} |`)
     })
     out()
   }
@@ -216,8 +223,8 @@ async function main() {
   out()
   out('Each row runs in a fresh process; the libuv pool size is set per row (4 is Node\'s default).')
   out()
-  out('| libuv pool | how | event-loop delay p99 | max | ops/s | × sync JS |')
-  out('|---:|---|---:|---:|---:|---:|')
+  out('| libuv pool | asyncConcurrency() | how | event-loop delay p99 | max | ops/s | × sync JS |')
+  out('|---:|---:|---|---:|---:|---:|---:|')
   const pools = [...new Set([1, os.cpus().length, 4])].sort((a, b) => a - b)
   for (const pool of pools) {
     const r = require('node:child_process').spawnSync(process.execPath, [__filename, '--burst-only'], {
@@ -225,9 +232,9 @@ async function main() {
       encoding: 'utf8',
     })
     if (r.status !== 0) throw new Error(`burst run failed: ${r.stderr}`)
-    const burst = JSON.parse(r.stdout)
+    const { limit, rows: burst } = JSON.parse(r.stdout)
     for (const b of burst) {
-      out(`| ${pool} | ${b.label} | ${fmt(b.p99ms)} ms | ${fmt(b.maxms)} ms | ${fmt(b.opsPerSec, 0)} | ${fmt(b.opsPerSec / burst[0].opsPerSec)} |`)
+      out(`| ${pool} | ${limit} | ${b.label} | ${fmt(b.p99ms)} ms | ${fmt(b.maxms)} ms | ${fmt(b.opsPerSec, 0)} | ${fmt(b.opsPerSec / burst[0].opsPerSec)} |`)
     }
   }
   out()
@@ -236,7 +243,8 @@ async function main() {
 
 async function burstOnly() {
   const pair = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
-  process.stdout.write(JSON.stringify(await eventLoopBurst('RSA2', pair, 2000)))
+  const rows = await eventLoopBurst('RSA2', pair, 2000)
+  process.stdout.write(JSON.stringify({ limit: asyncConcurrency(), rows }))
 }
 
 ;(argv.includes('--burst-only') ? burstOnly() : main()).catch((e) => {

@@ -197,13 +197,26 @@ pub enum Text {
 /// A JS string of at most `max_units` UTF-16 units, read with as few napi calls as possible:
 /// short strings (nearly all of them) in one call into a stack buffer, with no length query.
 pub fn text_of(value: &Unknown<'_>, max_units: usize) -> Result<Text> {
+    match text_if_string(value, max_units)? {
+        Some(text) => Ok(text),
+        None => Err(napi::Error::new(
+            Status::StringExpected,
+            "a string was expected",
+        )),
+    }
+}
+
+/// [`text_of`] for a value that may not be a string (`None` then): the read itself tells,
+/// so a string costs no separate `typeof`.
+pub fn text_if_string(value: &Unknown<'_>, max_units: usize) -> Result<Option<Text>> {
     let text = match utf8_short(value)? {
+        Short::NotString => return Ok(None),
         // A UTF-16 string has no more units than its UTF-8 form has bytes.
-        Some(short) if short.len() <= max_units => short,
-        _ => {
+        Short::Fits(short) if short.len() <= max_units => short,
+        Short::Fits(_) | Short::TooBig => {
             let n = js_len(value)?;
             if n > max_units {
-                return Ok(Text::TooLong(n));
+                return Ok(Some(Text::TooLong(n)));
             }
             utf8_long(value)?
         }
@@ -211,7 +224,7 @@ pub fn text_of(value: &Unknown<'_>, max_units: usize) -> Result<Text> {
     // napi's UTF-8 conversion writes U+FFFD for a lone surrogate. Only when one shows up
     // is the string read again as UTF-16, to tell a real U+FFFD from a replaced surrogate.
     if !text.contains('\u{FFFD}') {
-        return Ok(Text::Ok(text));
+        return Ok(Some(Text::Ok(text)));
     }
     let js: JsString = unsafe { value.cast()? };
     let utf16 = js.into_utf16()?;
@@ -219,21 +232,27 @@ pub fn text_of(value: &Unknown<'_>, max_units: usize) -> Result<Text> {
         .as_slice()
         .split_last()
         .map_or(&[][..], |(_, rest)| rest);
-    Ok(match String::from_utf16(units) {
+    Ok(Some(match String::from_utf16(units) {
         Ok(s) => Text::Ok(s),
         Err(_) => Text::LoneSurrogate,
-    })
+    }))
 }
 
 const STACK: usize = 512;
 
+enum Short {
+    NotString,
+    Fits(String),
+    TooBig,
+}
+
 /// A JS string's UTF-8 (lone surrogates as U+FFFD) if it fits in a stack buffer, in one
-/// call; `None` if it does not.
-fn utf8_short(value: &Unknown<'_>) -> Result<Option<String>> {
+/// call.
+fn utf8_short(value: &Unknown<'_>) -> Result<Short> {
     let env = value.value().env;
     let mut buf = [0u8; STACK];
     let mut written = 0usize;
-    check_status!(unsafe {
+    let status = unsafe {
         sys::napi_get_value_string_utf8(
             env,
             value.raw(),
@@ -241,14 +260,18 @@ fn utf8_short(value: &Unknown<'_>) -> Result<Option<String>> {
             STACK,
             &mut written,
         )
-    })?;
+    };
+    if status == sys::Status::napi_string_expected {
+        return Ok(Short::NotString);
+    }
+    check_status!(status)?;
     // V8 never splits a character, so a write that stopped more than one UTF-8 character
     // (4 bytes) short of the buffer's end holds the whole string.
     if written >= STACK - 1 - 4 {
-        return Ok(None);
+        return Ok(Short::TooBig);
     }
     String::from_utf8(buf[..written].to_vec())
-        .map(Some)
+        .map(Short::Fits)
         .map_err(|_| napi::Error::from_reason("a JS string did not convert to UTF-8"))
 }
 
@@ -352,7 +375,7 @@ pub fn params_of(env: &Env, params: &Unknown<'_>) -> Outcome<Vec<(String, ParamV
             .into());
         }
     }
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(pairs.len());
     for (name, value) in pairs {
         out.push((name, param_value_of(&value)?));
     }
@@ -361,13 +384,20 @@ pub fn params_of(env: &Env, params: &Unknown<'_>) -> Outcome<Vec<(String, ParamV
 
 /// One parameter value; the core decides what is allowed where.
 pub fn param_value_of(value: &Unknown<'_>) -> Result<ParamValue> {
-    Ok(match value.get_type()? {
-        ValueType::Undefined | ValueType::Null => ParamValue::Absent,
-        ValueType::String => match text_of(value, MAX_VALUE_CHARS)? {
+    if let Some(text) = text_if_string(value, MAX_VALUE_CHARS)? {
+        return Ok(match text {
             Text::Ok(s) => ParamValue::Text(s),
             Text::LoneSurrogate => ParamValue::LoneSurrogate,
             Text::TooLong(n) => ParamValue::TooLong(n),
-        },
+        });
+    }
+    Ok(match value.get_type()? {
+        ValueType::Undefined | ValueType::Null => ParamValue::Absent,
+        ValueType::String => {
+            return Err(napi::Error::from_reason(
+                "a string could not be read as a string",
+            ))
+        }
         ValueType::Number => {
             // JavaScript's own shortest form of the number, as String(n) gives it.
             let s: JsString = value.coerce_to_string()?;

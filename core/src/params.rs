@@ -73,7 +73,8 @@ impl OrderParams {
         N: Into<String>,
         I: IntoIterator<Item = (N, ParamValue)>,
     {
-        let mut params: Vec<(String, String)> = Vec::new();
+        let raw = raw.into_iter();
+        let mut params: Vec<(String, String)> = Vec::with_capacity(raw.size_hint().0);
         let mut declared_sign_type = None;
         let mut seen_service_as: Option<String> = None;
         for (name, value) in raw {
