@@ -222,7 +222,7 @@ describe('asyncConcurrency: how many async calls use the libuv pool at once', ()
     const signer = new OrderSigner(rsa2)
     const controller = new AbortController()
     let done = 0
-    const plain = Array.from({ length: 6 }, (_, i) => signer.buildOrderStrAsync(order(i)).then((s) => (done++, s)))
+    const plain = Array.from({ length: 12 }, (_, i) => signer.buildOrderStrAsync(order(i)).then((s) => (done++, s)))
     const abortable = Array.from({ length: 6 }, (_, i) =>
       signer.buildOrderStrAsync(order(100 + i), { signal: controller.signal }),
     )
@@ -252,5 +252,73 @@ describe('asyncConcurrency: how many async calls use the libuv pool at once', ()
     const [checked] = await Promise.all([verifyNotifyAsync(body, key), ...signatures])
     expect(checked).toEqual(verifyNotify(body, key))
     expect(checked.ok).toBe(true)
+  })
+})
+
+describe('calls sharing one AbortSignal share one listener on it', () => {
+  const { asyncConcurrency } = require('..')
+  let saved
+  beforeEach(() => {
+    saved = asyncConcurrency()
+    asyncConcurrency(1)
+  })
+  afterEach(() => {
+    asyncConcurrency(saved)
+  })
+
+  test('50 calls in flight on one signal add one abort listener, and it is gone once they settle', async () => {
+    const signer = new OrderSigner(rsa2)
+    const controller = new AbortController()
+    const warnings = []
+    const onWarning = (w) => warnings.push(w)
+    process.on('warning', onWarning)
+    try {
+      const calls = Array.from({ length: 50 }, (_, i) => signer.buildOrderStrAsync(order(i), { signal: controller.signal }))
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1)
+      const results = await Promise.all(calls)
+      results.forEach((s, i) => expect(s).toBe(signer.buildOrderStr(order(i))))
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
+      await new Promise(setImmediate) // a warning is emitted on the next tick
+    } finally {
+      process.off('warning', onWarning)
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
+  })
+
+  test('aborting one signal rejects its own calls only; the other signal\'s calls finish', async () => {
+    const signer = new OrderSigner(rsa2)
+    const a = new AbortController()
+    const b = new AbortController()
+    const onB = Array.from({ length: 6 }, (_, i) => signer.buildOrderStrAsync(order(10 + i), { signal: b.signal }))
+    const onA = Array.from({ length: 20 }, (_, i) => signer.buildOrderStrAsync(order(i), { signal: a.signal }))
+    expect(getEventListeners(a.signal, 'abort')).toHaveLength(1)
+    expect(getEventListeners(b.signal, 'abort')).toHaveLength(1)
+    a.abort()
+    const settledA = await Promise.allSettled(onA)
+    // A call a runner had already taken finishes; the rest are cancelled.
+    settledA.forEach((s, i) => {
+      if (s.status === 'fulfilled') expect(s.value).toBe(signer.buildOrderStr(order(i)))
+      else expect(s.reason.name).toBe('AbortError')
+    })
+    expect(settledA.filter((s) => s.status === 'rejected').length).toBeGreaterThan(0)
+    const resultsB = await Promise.all(onB)
+    resultsB.forEach((s, i) => expect(s).toBe(signer.buildOrderStr(order(10 + i))))
+    expect(getEventListeners(a.signal, 'abort')).toHaveLength(0)
+    expect(getEventListeners(b.signal, 'abort')).toHaveLength(0)
+  })
+
+  test('a signal used again after its calls settled gets a listener again, and still cancels', async () => {
+    const signer = new OrderSigner(rsa2)
+    const controller = new AbortController()
+    await signer.buildOrderStrAsync(order(1), { signal: controller.signal })
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
+    const calls = Array.from({ length: 10 }, (_, i) => signer.buildOrderStrAsync(order(i), { signal: controller.signal }))
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1)
+    const reason = new Error('stop')
+    controller.abort(reason)
+    const last = (await Promise.allSettled(calls)).pop()
+    expect(last.status).toBe('rejected')
+    expect(last.reason.cause).toBe(reason)
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
   })
 })
