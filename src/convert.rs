@@ -250,7 +250,8 @@ enum Short {
 /// call.
 fn utf8_short(value: &Unknown<'_>) -> Result<Short> {
     let env = value.value().env;
-    let mut buf = [0u8; STACK];
+    // Not zeroed: napi writes the first `written` bytes, and only those are read.
+    let mut buf = std::mem::MaybeUninit::<[u8; STACK]>::uninit();
     let mut written = 0usize;
     let status = unsafe {
         sys::napi_get_value_string_utf8(
@@ -270,7 +271,8 @@ fn utf8_short(value: &Unknown<'_>) -> Result<Short> {
     if written >= STACK - 1 - 4 {
         return Ok(Short::TooBig);
     }
-    String::from_utf8(buf[..written].to_vec())
+    let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), written) };
+    String::from_utf8(bytes.to_vec())
         .map(Short::Fits)
         .map_err(|_| napi::Error::from_reason("a JS string did not convert to UTF-8"))
 }
@@ -682,7 +684,9 @@ impl ToNapiValue for JsText {
                 )
             })?;
         } else {
-            let units: Vec<u16> = text.encode_utf16().collect();
+            // A UTF-8 text has at least as many bytes as its UTF-16 form has units.
+            let mut units: Vec<u16> = Vec::with_capacity(text.len());
+            units.extend(text.encode_utf16());
             check_status!(unsafe {
                 sys::napi_create_string_utf16(env, units.as_ptr(), units.len() as isize, &mut out)
             })?;
