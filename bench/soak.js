@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Soak: many mixed calls (sync, async, failing, verifying) in this process, sampling the
+// Soak: many mixed calls (sync, async, failing, verifying, aborted) in this process, sampling the
 // resident set size; it must level off. Exits 1 if RSS grows by more than --max-growth-mb
 // between the end of the warm-up (first 10% of calls) and the end.
 //
@@ -34,6 +34,7 @@ const alipayPublicKey = alipay.publicKey.export({ type: 'spki', format: 'pem' })
 const md5Key = 'k'.repeat(32)
 const signer = new OrderSigner({ signType: 'RSA', privateKey: pem })
 const md5Signer = new OrderSigner({ signType: 'MD5', md5Key })
+const shutdown = new AbortController()
 
 const order = (i) => ({
   service: 'mobile.securitypay.pay',
@@ -67,7 +68,8 @@ async function call(i) {
     case 2:
       return md5Signer.buildOrderStr(order(i))
     case 3:
-      return buildOrderStrAsync(order(i), signer)
+      // A server's long-lived shutdown signal, shared by every call.
+      return buildOrderStrAsync(order(i), signer, { signal: shutdown.signal })
     case 4:
       try {
         buildOrderStr({ ...order(i), total_fee: '1.005' }, signer)
@@ -75,11 +77,18 @@ async function call(i) {
         if (e.code !== 'ERR_ALIPAYHK_INVALID_PARAM') throw e
       }
       return
-    case 5:
+    case 5: {
       await buildOrderStrAsync({ ...order(i), subject: undefined }, signer).catch((e) => {
         if (e.code !== 'ERR_ALIPAYHK_MISSING_PARAM') throw e
       })
-      return
+      // A signal of its own per request, aborted while the call waits or runs.
+      const controller = new AbortController()
+      const signing = buildOrderStrAsync(order(i), signer, { signal: controller.signal })
+      controller.abort()
+      return signing.catch((e) => {
+        if (e.name !== 'AbortError') throw e
+      })
+    }
     case 6:
       if (!verifyNotify(notifyBody, { alipayPublicKey }).ok) throw new Error('verification failed')
       return
