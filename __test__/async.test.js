@@ -164,6 +164,25 @@ describe('asyncConcurrency: how many async calls use the libuv pool at once', ()
     }
   })
 
+  test('each worker thread has its own limit', async () => {
+    const { Worker } = require('node:worker_threads')
+    const fresh = limitIn(Number(process.env.UV_THREADPOOL_SIZE || 4))
+    asyncConcurrency(7)
+    const w = new Worker(
+      `const { parentPort } = require('node:worker_threads')
+       const m = require(${JSON.stringify(path.join(__dirname, '..'))})
+       const before = m.asyncConcurrency()
+       m.asyncConcurrency(3)
+       parentPort.postMessage([before, m.asyncConcurrency()])`,
+      { eval: true },
+    )
+    const [before, after] = await new Promise((resolve, reject) => w.once('message', resolve).once('error', reject))
+    await w.terminate()
+    expect(before).toBe(fresh) // not the main thread's 7
+    expect(after).toBe(3)
+    expect(asyncConcurrency()).toBe(7) // the worker's 3 stayed there
+  })
+
   test('sets and reads back a whole number from 1 to 1024; anything else is refused with field "limit"', () => {
     expect(asyncConcurrency(3)).toBe(3)
     expect(asyncConcurrency()).toBe(3)
