@@ -633,7 +633,7 @@ impl<T: Task> Job for PoolJob<T> {
 /// have their own). Calls wait in a queue; up to `limit` runners, each an `AsyncTask` on the
 /// pool, take calls from it in order and do them one after another, handing the outcomes
 /// back to the JS thread in small batches (a runner stops for that after about a
-/// millisecond of work, or when the queue is empty).
+/// millisecond of work or 64 calls, or when the queue is empty).
 ///
 /// Signing is pure CPU: more signatures at once than there are cores only makes every one
 /// of them wait for a core. The default limit is the number of cores, but one less than the
@@ -651,6 +651,9 @@ pub mod sched {
 
     /// How long a runner works before it hands back what it has done.
     const BATCH: Duration = Duration::from_millis(1);
+    /// At most this many calls are handed back at once, so that settling them (a few
+    /// microseconds each, on the event loop) stays short when each call is cheap (MD5).
+    const MAX_BATCH: usize = 64;
     /// How much work a runner does before it offers its core to a waiting thread.
     const YIELD: Duration = Duration::from_micros(200);
 
@@ -773,7 +776,7 @@ pub mod sched {
         fn compute(&mut self) -> Result<()> {
             let start = Instant::now();
             let mut yielded = start;
-            while start.elapsed() < BATCH {
+            while start.elapsed() < BATCH && self.done.len() < MAX_BATCH {
                 let Some(mut job) = lock(&self.queue).pop_front() else {
                     break;
                 };
