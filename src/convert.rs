@@ -180,8 +180,20 @@ pub fn check_len(len: usize, max: usize, field: &str) -> Outcome<()> {
 pub fn string_of(value: &Unknown<'_>) -> Result<Option<String>> {
     Ok(match text_of(value, usize::MAX)? {
         Text::Ok(s) => Some(s),
-        Text::LoneSurrogate => None,
-        Text::TooLong(_) => unreachable!("no string is longer than usize::MAX"),
+        // (TooLong cannot come back without a limit.)
+        Text::LoneSurrogate | Text::TooLong(_) => None,
+    })
+}
+
+/// A JS string that holds key material, read straight into the heap buffer that becomes
+/// the returned text (no copy left in a stack buffer); its owner wipes it ([`KeyBytes`]).
+/// `None` when it holds a lone surrogate.
+pub fn secret_string_of(value: &Unknown<'_>) -> Result<Option<KeyBytes>> {
+    let text = KeyBytes::Text(utf8_long(value)?);
+    Ok(match replaced_surrogates(value, text.as_str())? {
+        None => Some(text),
+        Some(Text::Ok(s)) => Some(KeyBytes::Text(s)),
+        Some(_) => None,
     })
 }
 
@@ -221,10 +233,17 @@ pub fn text_if_string(value: &Unknown<'_>, max_units: usize) -> Result<Option<Te
             utf8_long(value)?
         }
     };
-    // napi's UTF-8 conversion writes U+FFFD for a lone surrogate. Only when one shows up
-    // is the string read again as UTF-16, to tell a real U+FFFD from a replaced surrogate.
+    Ok(Some(
+        replaced_surrogates(value, &text)?.unwrap_or(Text::Ok(text)),
+    ))
+}
+
+/// napi's UTF-8 conversion writes U+FFFD for a lone surrogate. Only when one shows up in
+/// `text` is the string read again as UTF-16, to tell a real U+FFFD from a replaced
+/// surrogate: `None` when `text` stands as it is.
+fn replaced_surrogates(value: &Unknown<'_>, text: &str) -> Result<Option<Text>> {
     if !text.contains('\u{FFFD}') {
-        return Ok(Some(Text::Ok(text)));
+        return Ok(None);
     }
     let js: JsString = unsafe { value.cast()? };
     let utf16 = js.into_utf16()?;
@@ -462,6 +481,14 @@ pub enum KeyBytes {
 }
 
 impl KeyBytes {
+    /// The text of a key given as a string (`""` for bytes).
+    pub fn as_str(&self) -> &str {
+        match self {
+            KeyBytes::Text(s) => s,
+            KeyBytes::Bytes(_) => "",
+        }
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             KeyBytes::Text(s) => s.as_bytes(),
@@ -549,8 +576,8 @@ pub fn key_bytes_of(value: &Unknown<'_>, field: &str) -> Outcome<KeyBytes> {
     };
     match value.get_type()? {
         ValueType::String if js_len(value)? > MAX_KEY_CHARS => too_long(js_len(value)?),
-        ValueType::String => match string_of(value)? {
-            Some(s) => Ok(KeyBytes::Text(s)),
+        ValueType::String => match secret_string_of(value)? {
+            Some(s) => Ok(s),
             None => Err(Error::key(format!("{field} holds a lone UTF-16 surrogate; a key is ASCII text")).into()),
         },
         ValueType::Object if byte_view(value)?.is_some() => {

@@ -137,23 +137,8 @@ pub(crate) fn signer_of_object(object: &Object<'_>) -> Outcome<Arc<Signer>> {
                 )
                 .into());
             }
-            if md5_key.get_type()? != ValueType::String {
-                return Err(Error::argument(
-                    "key.md5Key",
-                    format!(
-                        "key.md5Key must be a string (the 32-character key from Alipay's merchant portal); got {}",
-                        describe(&md5_key)?
-                    ),
-                )
-                .into());
-            }
-            verify_api::check_md5_key_len(&md5_key, "key.md5Key")?;
-            let text = string_of(&md5_key)?.ok_or_else(|| {
-                Error::key(
-                    "key.md5Key holds a lone UTF-16 surrogate; an MD5 key is letters and digits",
-                )
-            })?;
-            Ok(Arc::new(Signer::md5(Md5Key::new(&text)?)))
+            let key = verify_api::md5_key_of(&md5_key, "key.md5Key")?;
+            Ok(Arc::new(Signer::md5(key)))
         }
         SignType::Rsa | SignType::Rsa2 => {
             if has_md5 {

@@ -3,7 +3,7 @@
 
 use crate::convert::{
     byte_view, check_len, describe, is_nullish, js_len, key_bytes_of, not_a_record, record_of,
-    string_of, text_pairs_of,
+    secret_string_of, string_of, text_pairs_of,
 };
 use crate::js_error::{run, Outcome};
 use alipayhk_pay_core::key_cache::{KeyCache, DEFAULT_CAPACITY};
@@ -135,12 +135,12 @@ pub fn md5_key_of(value: &Unknown<'_>, field: &str) -> Outcome<Md5Key> {
         .into());
     }
     check_md5_key_len(value, field)?;
-    let text = string_of(value)?.ok_or_else(|| {
+    let text = secret_string_of(value)?.ok_or_else(|| {
         Error::key(format!(
             "{field} holds a lone UTF-16 surrogate; an MD5 key is letters and digits"
         ))
     })?;
-    Ok(Md5Key::new(&text)?)
+    Ok(Md5Key::new(text.as_str())?)
 }
 
 /// Refuses an MD5 key string longer than any key before it is copied (Alipay's are 32).
