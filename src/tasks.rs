@@ -596,18 +596,16 @@ impl<T: Task> Job for PoolJob<T> {
     fn run(&mut self) {
         let task = &mut self.task;
         // The tasks catch their own panics; this is the last line, so that a panic can never
-        // unwind into libuv.
-        self.output = Some(
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.compute()))
-                .unwrap_or_else(|_| Err(napi::Error::from_reason("a panic on the thread pool"))),
-        );
+        // unwind into libuv. (`output` stays empty then, and the call rejects as INTERNAL.)
+        self.output =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.compute())).ok();
     }
 
     fn settle(mut self: Box<Self>, env: &Env) {
-        let output = self
-            .output
-            .take()
-            .unwrap_or_else(|| Err(napi::Error::from_reason("the work did not run")));
+        let Some(output) = self.output.take() else {
+            let error = to_js(env, internal());
+            return self.finish(env, Err(error), false);
+        };
         let value = match output {
             Ok(out) => self.task.resolve(Env::from_raw(env.raw()), out),
             Err(e) => self.task.reject(Env::from_raw(env.raw()), e),
