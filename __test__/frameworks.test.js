@@ -1,6 +1,6 @@
 // Wiring verifyNotify to the raw body of Alipay's POST, for real: node:http, Express and
 // Fastify on 127.0.0.1 with an OS-chosen port. Each server hands the bytes as received to
-// verifyNotify (decoded exactly once, PROTOCOL.md section 4) and answers `success` only for a
+// verifyNotify (decoded exactly once, docs/protocol.md §4) and answers `success` only for a
 // genuine notification: Alipay retries until it reads `success`.
 //
 // The handler of each server sits between `// ---- <name> ----` and `// ---- end ----` and is

@@ -1,4 +1,4 @@
-// Keys (PROTOCOL.md section 6): every format a merchant holds signs identically; OrderSigner
+// Keys (docs/protocol.md §6): every format a merchant holds signs identically; OrderSigner
 // parses once; unusable keys, sign types and arguments are refused with stable codes; and no
 // key material ever leaks into an error or into the signer object.
 'use strict'

@@ -1,4 +1,4 @@
-// The asynchronous notification, as PROTOCOL.md section 4 specifies it: the body is an
+// The asynchronous notification, as docs/protocol.md §4 specifies it: the body is an
 // application/x-www-form-urlencoded form, decoded exactly once; the signed content is every
 // field but sign, sign_type and empty ones, sorted by name in byte order, `k=v` joined with
 // `&`, no quotes; RSA is SHA1withRSA, RSA2 SHA256withRSA (Alipay's public key), MD5 is

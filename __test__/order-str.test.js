@@ -1,4 +1,4 @@
-// Reading an orderStr back (PROTOCOL.md sections 3 and 7): parseOrderStr takes apart what
+// Reading an orderStr back (docs/protocol.md §3 and §7): parseOrderStr takes apart what
 // buildOrderStr makes, and verifyOrderStr checks it as Alipay's gateway would, naming every
 // known mistake — in particular those of the documented sample in seed/.
 //
@@ -24,7 +24,7 @@ function sign(preSign, signType, pair = MERCHANT[2048]) {
   return crypto.sign(HASH[signType], Buffer.from(preSign, 'utf8'), pair.privateKey).toString('base64')
 }
 
-/** orderStr = preSign + &sign="encodeURIComponent(sign)" + &sign_type="type" (PROTOCOL.md 3). */
+/** orderStr = preSign + &sign="encodeURIComponent(sign)" + &sign_type="type" (docs/protocol.md §3). */
 function assemble(preSign, signature, signType, { encode = true } = {}) {
   return `${preSign}&sign="${encode ? encodeURIComponent(signature) : signature}"&sign_type="${signType}"`
 }

@@ -1,4 +1,4 @@
-// Order parameters (PROTOCOL.md sections 2 and 3): which parameters are signed, in which order,
+// Order parameters (docs/protocol.md §2 and §3): which parameters are signed, in which order,
 // and which inputs are refused. Safety rules always apply; `strict` (the default) adds the
 // AlipayHK rules of section 2. Expected strings are built independently in the test.
 'use strict'

@@ -1,4 +1,4 @@
-// Signing, as PROTOCOL.md section 3 specifies it: the orderStr is the pre-sign string, then
+// Signing, as docs/protocol.md §3 specifies it: the orderStr is the pre-sign string, then
 // `&sign="` + encodeURIComponent(base64 signature) + `"&sign_type="` + type + `"`.
 // Every expected value here is computed independently (node:crypto, the openssl CLI), never
 // hard-coded: PKCS#1 v1.5 is deterministic, so a correct signer matches them byte for byte.

@@ -1,4 +1,4 @@
-// The synchronous result string of a tradePay, as PROTOCOL.md section 5 specifies it:
+// The synchronous result string of a tradePay, as docs/protocol.md §5 specifies it:
 // `resultStatus={9000};memo={…};result={…}`, where `result` is the merchant's pre-sign
 // string, in the order sent, followed by `&success="true"&sign_type="RSA"&sign="<base64>"`
 // (the signature NOT URL-encoded). sign_type and sign are cut off and everything else is

@@ -1,5 +1,5 @@
 // The gateway's reading of an orderStr, written independently of the addon (node:crypto only),
-// so that the simulator is a second opinion rather than an echo: PROTOCOL.md sections 2 and 3.
+// so that the simulator is a second opinion rather than an echo: docs/protocol.md §2 and §3.
 'use strict'
 
 const { verifyWith } = require('./keys')
@@ -82,7 +82,7 @@ function amountRule(name) {
   }
 }
 
-// PROTOCOL.md section 2, as the gateway applies it. `error` is the code Alipay's gateway uses.
+// docs/protocol.md §2, as the gateway applies it. `error` is the code Alipay's gateway uses.
 const PARAM_RULES = [
   { name: 'service', required: true, error: 'ILLEGAL_SERVICE', check: (v) => (v === SERVICE ? null : `service must be ${SERVICE}`) },
   { name: 'partner', required: true, error: 'ILLEGAL_PARTNER', check: (v) => (/^2088\d{12}$/.test(v) ? null : 'partner must be 16 digits starting with 2088') },

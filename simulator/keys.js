@@ -1,4 +1,4 @@
-// Key inputs as merchants hold them (PROTOCOL.md section 6), read with node:crypto alone: the
+// Key inputs as merchants hold them (docs/protocol.md §6), read with node:crypto alone: the
 // simulator must not trust the addon it is testing.
 'use strict'
 

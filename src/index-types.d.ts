@@ -7,7 +7,7 @@ export type SignType = 'RSA' | 'RSA2' | 'MD5'
 /**
  * Order parameters, in the order they are to be signed. Values are strings; `total_fee` and
  * `rmb_fee` may also be numbers with at most 2 decimals. `undefined`, `null` and `''` leave a
- * parameter out. See PROTOCOL.md section 2 for the AlipayHK rules `strict` applies.
+ * parameter out. See docs/protocol.md §2 for the AlipayHK rules `strict` applies.
  */
 export interface OrderParams {
   /** Always `mobile.securitypay.pay`. */

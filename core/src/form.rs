@@ -1,4 +1,4 @@
-//! `application/x-www-form-urlencoded` decoding, exactly once (PROTOCOL.md section 4):
+//! `application/x-www-form-urlencoded` decoding, exactly once (docs/protocol.md §4):
 //! `+` is a space, `%XX` is a byte, the bytes are UTF-8, nothing is trimmed.
 
 use std::fmt;

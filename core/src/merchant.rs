@@ -136,7 +136,7 @@ pub fn check_notify_matches_order(
     out
 }
 
-/// The URL of the notify_verify check (PROTOCOL.md section 4).
+/// The URL of the notify_verify check (docs/protocol.md §4).
 pub fn notify_verify_url(gateway: &str, partner: &str, notify_id: &str) -> String {
     let sep = if gateway.contains('?') { '&' } else { '?' };
     format!(
@@ -146,7 +146,7 @@ pub fn notify_verify_url(gateway: &str, partner: &str, notify_id: &str) -> Strin
     )
 }
 
-/// The resultCode table of `my.tradePay` (PROTOCOL.md section 1).
+/// The resultCode table of `my.tradePay` (docs/protocol.md §1).
 pub const TRADE_PAY_RESULT_CODES: &[(&str, &str)] = &[
     ("9000", "success"),
     ("8000", "processing: wait for the notification"),

@@ -1,4 +1,4 @@
-//! The asynchronous notification Alipay POSTs to `notify_url` (PROTOCOL.md section 4).
+//! The asynchronous notification Alipay POSTs to `notify_url` (docs/protocol.md §4).
 
 use crate::form::decode_form;
 use crate::verify::{check_signature, restore_plus, sign_type_for, Failure, Reason, VerifyKey};

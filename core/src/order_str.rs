@@ -1,5 +1,5 @@
 //! Reading an orderStr back: what Alipay's gateway checks, for tests and for diagnosing
-//! "sign check fail". Also reads the `result` of a tradePay (PROTOCOL.md section 5), which
+//! "sign check fail". Also reads the `result` of a tradePay (docs/protocol.md §5), which
 //! has the same `key="value"&…` shape.
 
 use crate::error::{Error, Result};
@@ -323,7 +323,7 @@ pub struct TradePayVerification {
 }
 
 /// Cuts `sign_type` and `sign` off the result and checks the rest, byte for byte, with
-/// Alipay's public key (PROTOCOL.md section 5).
+/// Alipay's public key (docs/protocol.md §5).
 pub fn verify_trade_pay_result(text: &str, key: &VerifyKey) -> TradePayVerification {
     let parts = split_trade_pay_result(text);
     let result_status = parts.result_status.map(str::to_owned);

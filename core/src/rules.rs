@@ -1,4 +1,4 @@
-//! The AlipayHK request parameters of PROTOCOL.md section 2, in one table.
+//! The AlipayHK request parameters of docs/protocol.md §2, in one table.
 //!
 //! Read it against the protocol line by line: each row is one parameter, whether it is
 //! required, and the rule its value must follow under `strict` validation.
@@ -75,7 +75,7 @@ use ValueRule::*;
 /// The `service` value of the mobile payment this package builds.
 pub const SERVICE: &str = "mobile.securitypay.pay";
 
-/// PROTOCOL.md section 2, row by row.
+/// docs/protocol.md §2, row by row.
 pub const PARAM_RULES: &[ParamRule] = &[
     row("service", Required, Exact(SERVICE), 1, None),
     row("partner", Required, Partner, 16, Some(16)),

@@ -1,4 +1,4 @@
-//! The three signature types of the legacy mobile payment (PROTOCOL.md section 3).
+//! The three signature types of the legacy mobile payment (docs/protocol.md §3).
 
 use crate::error::{Error, Result};
 use std::fmt;

@@ -149,7 +149,7 @@ const RSA1024_PKCS8_PEM: &str = include_str!("fixtures/test_rsa1024_pkcs8.pem");
 const MSG_SAMPLE_EN: &str = include_str!("fixtures/msg_sample_en.txt");
 const MSG_SAMPLE_HANT: &str = include_str!("fixtures/msg_sample_hant.txt");
 
-/// The seed's sample orderStr (PROTOCOL.md section 7), as the seed sent it.
+/// The seed's sample orderStr (docs/protocol.md §7), as the seed sent it.
 const SEED_SAMPLE: &str = "method=\"mobile.securitypay.pay\"&partner=\"2088101568358171\"&seller_id=\"2088101568358171\"&out_trade_no=\"ALIPAYTEST2016081622560194853\"&subject=\"商品名稱\"&body=\"商品描述信息\"&total_fee=\"0.1\"&notify_url=\"http://www.xxx.com\"&payment_type=\"1\"&_input_charset=\"utf-8\"&it_b_pay=\"30m\"&return_url=\"m.alipay.com\"&payment_inst=\"ALIPAYHK\"&currency=\"HKD\"&product_code=\"NEW_WAP_OVERSEAS_SELLER\"&forex_biz=\"FP\"&payment_type=\"1\"&sign=\"aueDw0PaUqVMvbiButPCmWy8VsNJIgNKRV4tDEz3mSgIpa5ODnZKVCd1GGCtu7hNzxnwLOiku+TRJUVM24aHkKWrdyBHECjkUBvrziWiZBESLCyJPwT1YHGnioRUhLvL1MqTTm85urPeqAUUir4UyxyWowHitjkxh3ru6nSLkLU\"=&sign_type=\"MD5\"";
 
 const NOTIFY_FIELDS: &[(&str, &str)] = &[

@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 6: the key formats merchants hold, and the keys that must be refused.
+//! docs/protocol.md §6: the key formats merchants hold, and the keys that must be refused.
 //! No error message and no `Debug` output may show key material.
 
 mod common;

@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 3: how the checked parameters become the pre-sign string.
+//! docs/protocol.md §3: how the checked parameters become the pre-sign string.
 
 mod common;
 

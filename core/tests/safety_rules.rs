@@ -1,5 +1,5 @@
 //! The safety rules: they keep `key="value"&…` unambiguous, so they hold with `strict: false`
-//! as well as with `strict: true` (PROTOCOL.md section 3, "There is no escaping").
+//! as well as with `strict: true` (docs/protocol.md §3.3, "No escaping").
 
 mod common;
 

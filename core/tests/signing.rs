@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 3: RSA (SHA1withRSA), RSA2 (SHA256withRSA) and MD5 signatures, compared
+//! docs/protocol.md §3: RSA (SHA1withRSA), RSA2 (SHA256withRSA) and MD5 signatures, compared
 //! byte for byte with what openssl and md5sum computed (fixtures/make-fixtures.sh), and the
 //! orderStr that carries them.
 
@@ -421,7 +421,7 @@ fn the_seeds_sample_builds_strictly_into_the_corrected_order_str() {
             uri_encoded_base64(expected_signature("en", 1024, "sha1"))
         )
     );
-    // The seed's mistakes, one by one (PROTOCOL.md section 7).
+    // The seed's mistakes, one by one (docs/protocol.md §7).
     assert!(signed
         .order_str
         .starts_with("service=\"mobile.securitypay.pay\"&"));

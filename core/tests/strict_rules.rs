@@ -1,4 +1,4 @@
-//! The strict rules: PROTOCOL.md section 2, the AlipayHK request parameters, row by row.
+//! The strict rules: docs/protocol.md §2, the AlipayHK request parameters, row by row.
 //! Each test starts from a complete valid order and changes one thing.
 
 mod common;

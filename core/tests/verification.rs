@@ -1,5 +1,5 @@
 //! Checking what comes back: form decoding, notifications, tradePay results, and reading an
-//! orderStr back (PROTOCOL.md sections 4 and 5).
+//! orderStr back (docs/protocol.md §4 and §5).
 
 mod common;
 
