@@ -1,4 +1,4 @@
-// The asynchronous notification (PROTOCOL.md section 4): the fields, the signature over the
+// The asynchronous notification (docs/protocol.md §4): the fields, the signature over the
 // sorted `k=v` string, and delivery with Alipay's retry schedule.
 'use strict'
 
@@ -105,8 +105,14 @@ class Notifier {
    * schedule runs out. Updates notification.state and notification.attempts.
    */
   start(notification) {
-    notification.state = 'pending'
     notification.attempts = 0
+    if (notification.dropTries === Infinity) {
+      // A fault switch dropped it whole: never sent, shown once as a delivery of kind 'dropped'.
+      notification.state = 'dropped'
+      if (!this.closed) this.onDelivery(this.record(notification, 'dropped', 0, { status: null, response: null, error: 'DROPPED by a fault switch' }))
+      return
+    }
+    notification.state = 'pending'
     const attempt = async () => {
       if (this.closed) return
       await this.deliver(notification, { kind: 'scheduled' })
@@ -122,23 +128,41 @@ class Notifier {
     attempt()
   }
 
-  /** One try, recorded through onDelivery. kind: 'scheduled' | 'redelivery' | 'forged'. */
-  async deliver(notification, { kind }) {
-    const at = new Date().toISOString()
-    if (kind !== 'forged') notification.attempts = (notification.attempts || 0) + 1
-    const outcome = await this.post(notification.notifyUrl, notification.body)
+  record(notification, kind, attempt, outcome, at = new Date().toISOString()) {
     const delivery = {
       notifyId: notification.notifyId,
       outTradeNo: notification.outTradeNo,
       url: notification.notifyUrl,
       kind,
-      attempt: kind === 'forged' ? 1 : notification.attempts,
+      attempt,
       at,
       status: outcome.status,
       response: outcome.response,
       error: outcome.error,
       acknowledged: outcome.response === 'success',
     }
+    if (notification.notifyType) delivery.notifyType = notification.notifyType
+    if (notification.outReturnNo) delivery.outReturnNo = notification.outReturnNo
+    return delivery
+  }
+
+  /**
+   * One try, recorded through onDelivery. kind: 'scheduled' | 'redelivery' | 'forged'. A scheduled
+   * try that a fault switch drops (notification.dropTries > 0) is not sent and is recorded as
+   * kind 'dropped'; it still counts as a try of the schedule.
+   */
+  async deliver(notification, { kind }) {
+    const at = new Date().toISOString()
+    if (kind !== 'forged') notification.attempts = (notification.attempts || 0) + 1
+    const dropped = kind === 'scheduled' && notification.dropTries > 0
+    let outcome
+    if (dropped) {
+      notification.dropTries--
+      outcome = { status: null, response: null, error: 'DROPPED by a fault switch' }
+    } else {
+      outcome = await this.post(notification.notifyUrl, notification.body)
+    }
+    const delivery = this.record(notification, dropped ? 'dropped' : kind, kind === 'forged' ? 1 : notification.attempts, outcome, at)
     // The state is settled before anyone waiting on onDelivery looks at it.
     if (kind === 'scheduled') {
       if (delivery.acknowledged) notification.state = 'acknowledged'
