@@ -1,20 +1,34 @@
 #!/usr/bin/env node
 // The `alipayhk-pay` command: sign, inspect, verify-notify, keygen.
-// Exit codes: 0 ok, 1 verification failed, 2 bad usage or input (one line on stderr).
+// Exit codes: 0 ok, 1 verification failed, 2 bad usage or input (one line on stderr, or with
+// --json one JSON object on stdout).
 'use strict'
 
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const path = require('node:path')
 
+const INPUT_RULE = `Input: the main input of sign (the parameters), inspect (the orderStr) and verify-notify (the
+notification body) is read from a FILE argument, from stdin with "-" (or when no FILE is named and
+stdin is a pipe), or from --text '<...>', the text itself. Give one of the three.`
+
+const JSON_RULE = `--json: print one JSON object on stdout instead of text, for scripts: the result, or
+{ "error": { "code", "field", "message" } } for bad usage or input. The exit codes stay the same.`
+
 const HELP = {
   main: `alipayhk-pay: build and check AlipayHK orderStr strings and notifications
 
 Usage:
-  alipayhk-pay sign --params order.json --key merchant.pem [--sign-type RSA|RSA2|MD5] [--sort-keys] [--no-strict]
-  alipayhk-pay inspect '<orderStr>' [--public-key merchant_pub.pem | --md5-key KEY]
-  alipayhk-pay verify-notify --alipay-public-key alipay_pub.pem [body-file | -]
+  alipayhk-pay sign order.json --key merchant.pem --sign-type RSA2|RSA|MD5 [--sort-keys] [--no-strict]
+  alipayhk-pay inspect orderstr.txt [--public-key merchant_pub.pem | --md5-key KEY]
+  alipayhk-pay verify-notify body.txt --alipay-public-key alipay_pub.pem
   alipayhk-pay keygen [--bits 2048] [--out dir]
+
+Every command takes --json and --help.
+
+${INPUT_RULE}
+
+${JSON_RULE}
 
 Run "alipayhk-pay <command> --help" for the details of one command.
 Exit codes: 0 ok, 1 verification failed, 2 bad usage or input.
@@ -22,26 +36,38 @@ Exit codes: 0 ok, 1 verification failed, 2 bad usage or input.
   sign: `alipayhk-pay sign: print the signed orderStr for the parameters in a JSON file
 
 Usage:
-  alipayhk-pay sign --params order.json --key merchant.pem [options]
-  cat order.json | alipayhk-pay sign --key merchant.pem
+  alipayhk-pay sign order.json --key merchant.pem --sign-type RSA2 [options]
+  cat order.json | alipayhk-pay sign --key merchant.pem --sign-type RSA2
+  alipayhk-pay sign --text '{"subject":"…",…}' --md5-key KEY
+
+The input is a JSON object of parameters, signed in the order written: a FILE, "-" for stdin
+(also read when no FILE is named and stdin is a pipe), or --text '<JSON>'. --params FILE is the
+older spelling of the FILE argument and still works.
 
 Options:
-  --params FILE       a JSON object of parameters, signed in the order written; "-" (or no
-                      --params with a pipe on stdin) reads it from stdin
+  --sign-type TYPE    required: RSA2 (SHA256withRSA) or RSA (SHA1withRSA), whichever is set in the
+                      AlipayHK merchant portal, or MD5. There is no default: a sign type other than
+                      the portal's shows up only as "sign check fail" on the payer's phone.
   --key FILE          the merchant's RSA private key (PKCS#8/PKCS#1 PEM or bare base64);
                       for --sign-type MD5, a file holding the MD5 key
   --md5-key KEY       the MD5 key itself (implies --sign-type MD5)
-  --sign-type TYPE    RSA (SHA1withRSA, the default), RSA2 (SHA256withRSA) or MD5
   --sort-keys         sort the parameter names instead of keeping their order
   --no-strict         apply only the safety rules, not the AlipayHK parameter rules
+  --json              print { "orderStr", "signType" }
 
 Prints the orderStr and a newline. Exit 2 on bad parameters, with the error code and field.
 `,
   inspect: `alipayhk-pay inspect: take an orderStr apart and say what the gateway would think of it
 
 Usage:
-  alipayhk-pay inspect '<orderStr>' [--public-key merchant_pub.pem | --md5-key KEY]
-  echo '<orderStr>' | alipayhk-pay inspect -
+  alipayhk-pay inspect orderstr.txt [--public-key merchant_pub.pem | --md5-key KEY]
+  echo "$ORDER_STR" | alipayhk-pay inspect - [--public-key merchant_pub.pem]
+  alipayhk-pay inspect --text "$ORDER_STR" [--public-key merchant_pub.pem]
+
+The input is the orderStr: a FILE, "-" for stdin, or --text '<orderStr>'. One line ending at the
+end of a file or of stdin is not part of the orderStr (an orderStr never ends with one). The
+older form, the orderStr itself as the argument, still works when it names no file and holds
+key="value" pairs.
 
 Prints the parameters as a table, the exact pre-sign string, the sign type and the signature,
 and every known mistake found (the documented sample's among them: method instead of service,
@@ -49,50 +75,148 @@ payment_type twice, sign not URL-encoded, text outside the quotes, a sign_type t
 match the signature). With the merchant's public key (PEM or bare base64) or the MD5 key it
 also checks the signature.
 
+Options:
+  --public-key FILE   the merchant's own public key: the gateway checks an orderStr with it
+  --md5-key KEY       the MD5 key
+  --json              print { "ok", "signatureChecked", "signType", "sign", "preSign",
+                      "params": [{ "name", "value" }], "mistakes": [{ "reason", "message" }], "reason" }
+
 Exit 0 when it verifies (or, without a key, when no mistake was found), 1 when it does not,
 2 when the text is not an orderStr at all or the key cannot be read.
 `,
   'verify-notify': `alipayhk-pay verify-notify: check an asynchronous notification from Alipay
 
 Usage:
-  alipayhk-pay verify-notify --alipay-public-key alipay_pub.pem body.txt
-  alipayhk-pay verify-notify --md5-key KEY -        (body on stdin)
+  alipayhk-pay verify-notify body.txt --alipay-public-key alipay_pub.pem
+  alipayhk-pay verify-notify - --md5-key KEY          (body on stdin)
+  alipayhk-pay verify-notify --text 'notify_id=…&sign=…' --alipay-public-key alipay_pub.pem
 
-The body is the raw application/x-www-form-urlencoded text Alipay POSTed (one trailing newline
-is ignored). --alipay-public-key is Alipay's public key from the merchant portal (PEM or bare
-base64), never your own.
+The input is the raw application/x-www-form-urlencoded body Alipay POSTed: a FILE, "-" for stdin,
+or --text '<body>'. It is passed on byte for byte, as your server would pass it to verifyNotify,
+so the verdict is the library's.
+
+Options:
+  --alipay-public-key FILE   Alipay's public key from the merchant portal (PEM or bare base64),
+                             never your own
+  --md5-key KEY              the MD5 key (instead of --alipay-public-key)
+  --json                     print { "ok": true, "signType", "tradeStatus", "paid", "params" },
+                             or { "ok": false, "reason", "message", "signType" } (no fields: they
+                             are not verified)
 
 Prints "ok" and the fields (exit 0), or "not verified" and the reason (exit 1).
 `,
   keygen: `alipayhk-pay keygen: make a fresh RSA key pair for testing (or for the merchant portal)
 
 Usage:
-  alipayhk-pay keygen [--bits 2048] [--out dir] [--force]
+  alipayhk-pay keygen [--bits 2048] [--out dir] [--force] [--json]
 
 Writes DIR/merchant_private_key.pem (PKCS#8 PEM, mode 0600: keep it secret) and
 DIR/merchant_public_key.txt (the bare base64 SubjectPublicKeyInfo that Alipay's merchant portal
 asks for), and prints the public key. --bits: 1024, 2048 (default), 3072 or 4096. Existing files
-are not replaced unless --force is given.
+are not replaced unless --force is given. --json prints { "bits", "privateKeyFile",
+"publicKeyFile", "publicKey" }.
 `,
 }
 
-class UsageError extends Error {}
+// Codes of the errors the command itself finds; the library's errors keep their own code.
+const USAGE = 'ERR_ALIPAYHK_USAGE' // the command line is wrong
+const IO = 'ERR_ALIPAYHK_IO' // a file cannot be read or written
+
+class CliError extends Error {
+  constructor(message, { code = USAGE, field = null } = {}) {
+    super(message)
+    this.code = code
+    this.field = field
+  }
+}
+
+const usage = (message, field) => new CliError(message, { code: USAGE, field })
+const ioError = (message, field) => new CliError(message, { code: IO, field })
+
+let jsonOutput = false
+
+function print(text) {
+  process.stdout.write(text)
+}
+
+function printJson(value) {
+  process.stdout.write(JSON.stringify(value) + '\n')
+}
 
 function fail(command, err) {
-  const prefix = command ? `alipayhk-pay ${command}` : 'alipayhk-pay'
-  let reason = err.message
-  if (err.code && String(err.code).startsWith('ERR_ALIPAYHK_')) {
-    reason = `${err.code}${err.field ? ` (${err.field})` : ''}: ${err.message}`
-  }
-  process.stderr.write(`${prefix}: ${String(reason).replace(/\s*\n\s*/g, ' ')}\n`)
+  const isOurs = err instanceof CliError
+  const isLibrary = typeof err.code === 'string' && err.code.startsWith('ERR_ALIPAYHK_')
+  const code = isOurs || isLibrary ? err.code : 'ERR_ALIPAYHK_INTERNAL'
+  const field = typeof err.field === 'string' ? err.field : null
+  const message = String(err.message).replace(/\s*\n\s*/g, ' ')
   process.exitCode = 2
+  if (jsonOutput) return printJson({ error: { code, field, message } })
+  const prefix = command ? `alipayhk-pay ${command}` : 'alipayhk-pay'
+  // The command line's own mistakes read as sentences; an error about the input names its code.
+  const reason = code === USAGE || code === IO ? message : `${code}${field ? ` (${field})` : ''}: ${message}`
+  process.stderr.write(`${prefix}: ${reason}\n`)
+}
+
+// --- near misses ----------------------------------------------------------------------------------
+
+// Edits (insert, delete, replace, swap two neighbours) between a and b: "sing" is 1 from "sign".
+function editDistance(a, b) {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
+    }
+  }
+  return d[a.length][b.length]
+}
+
+// Whether the words of `short` appear in `long` in the same order ("alipay-key" in "alipay-public-key").
+function wordsWithin(short, long) {
+  const words = long.split('-')
+  let at = 0
+  for (const w of short.split('-')) {
+    at = words.indexOf(w, at)
+    if (at < 0) return false
+    at++
+  }
+  return true
 }
 
 /**
+ * The known names `given` was probably meant to be: a few letters off (at most 1 for short
+ * names, 2 from 5 letters, 3 from 12), its words among theirs or theirs among its own
+ * (`public-key` for `alipay-public-key`, `merchant-public-key` for `public-key`), or cut short
+ * or run on (`pub`, `output`).
+ */
+function nearMisses(given, known) {
+  const g = given.toLowerCase().replace(/_/g, '-')
+  const scored = []
+  for (const k of known) {
+    const d = editDistance(g, k)
+    const limit = k.length >= 12 ? 3 : k.length >= 5 ? 2 : 1
+    const sameWords = wordsWithin(g, k) || wordsWithin(k, g)
+    const cutShort = Math.min(g.length, k.length) >= 3 && (k.startsWith(g) || g.startsWith(k))
+    if (d <= limit || sameWords || cutShort) scored.push([d <= limit ? d : limit + 1, k])
+  }
+  scored.sort((a, b) => a[0] - b[0] || a[1].localeCompare(b[1]))
+  return scored.map(([, k]) => k)
+}
+
+function didYouMean(candidates, prefix) {
+  if (!candidates.length) return ''
+  const names = candidates.slice(0, 3).map((c) => prefix + c)
+  return ` (did you mean ${names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`}?)`
+}
+
+// --- arguments ------------------------------------------------------------------------------------
+
+/**
  * Reads `--name value`, `--name=value` and boolean `--name`. `spec` maps each option to
- * 'string' or 'boolean'; anything else is a usage error.
+ * 'string' or 'boolean'; anything else is a usage error, with the near misses named.
  */
 function parseArgs(argv, spec) {
+  spec = { ...spec, json: 'boolean' }
   const options = {}
   const positionals = []
   for (let i = 0; i < argv.length; i++) {
@@ -105,99 +229,139 @@ function parseArgs(argv, spec) {
       options.help = true
       continue
     }
-    if (!arg.startsWith('--') || arg === '-') {
+    if (arg === '-' || !arg.startsWith('-')) {
       positionals.push(arg)
       continue
+    }
+    if (!arg.startsWith('--')) {
+      throw usage(`unknown option ${arg}${didYouMean(nearMisses(arg.replace(/^-+/, ''), Object.keys(spec)), '--')}`, arg)
     }
     const eq = arg.indexOf('=')
     const name = arg.slice(2, eq < 0 ? undefined : eq)
     const kind = spec[name]
-    if (!kind) throw new UsageError(`unknown option --${name}`)
+    if (!kind) throw usage(`unknown option --${name}${didYouMean(nearMisses(name, Object.keys(spec)), '--')}`, `--${name}`)
     if (kind === 'boolean') {
-      if (eq >= 0) throw new UsageError(`--${name} takes no value`)
+      if (eq >= 0) throw usage(`--${name} takes no value`, `--${name}`)
       options[name] = true
     } else {
       const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i]
-      if (value === undefined || (eq < 0 && value.startsWith('--'))) throw new UsageError(`--${name} needs a value`)
+      if (value === undefined || (eq < 0 && value.startsWith('--'))) throw usage(`--${name} needs a value`, `--${name}`)
+      if (options[name] !== undefined) throw usage(`--${name} is given twice`, `--${name}`)
       options[name] = value
     }
   }
   return { options, positionals }
 }
 
-function readFileArg(file, option) {
+function readFileArg(file, what, field) {
   try {
     return fs.readFileSync(file)
   } catch (err) {
-    throw new UsageError(`cannot read the ${option} file ${file} (${err.code || err.message})`)
+    throw ioError(`cannot read ${what} from ${file} (${err.code || err.message})`, field)
   }
 }
 
-function readStdin() {
+function readStdin(what) {
   try {
     return fs.readFileSync(0)
   } catch (err) {
-    throw new UsageError(`cannot read stdin (${err.code || err.message})`)
+    throw ioError(`cannot read ${what} from stdin (${err.code || err.message})`, '-')
   }
 }
 
-// One input from a file name, "-" for stdin, or stdin when nothing was named and stdin is a pipe.
-function readInput(source, what) {
-  if (source === '-' || (source === undefined && !process.stdin.isTTY)) return readStdin()
-  if (source === undefined) throw new UsageError(`${what} is required (or pipe it on stdin)`)
-  return readFileArg(source, what)
-}
+/**
+ * The command's main input, as bytes or text, from exactly one of: a FILE argument (or "-" for
+ * stdin), a file option kept from older versions (`legacyFile`), `--text`, or stdin when it is a
+ * pipe and nothing was named. `what` names the input in messages ("the orderStr").
+ */
+function mainInput({ options, positionals }, what, { legacyFile, legacyText } = {}) {
+  if (positionals.length > 1) {
+    throw usage(`give ${what} as one FILE, - for stdin, or --text '<${what.replace(/^the /, '')}>' (got ${positionals.length} arguments; quote the text: it holds & and ")`, null)
+  }
+  const sources = []
+  if (positionals.length) sources.push('a FILE argument')
+  if (legacyFile && options[legacyFile] !== undefined) sources.push(`--${legacyFile}`)
+  if (options.text !== undefined) sources.push('--text')
+  if (sources.length > 1) throw usage(`give ${what} once, not with both ${sources.join(' and ')}`, null)
 
-function stripFinalNewline(text) {
-  return text.replace(/\r?\n$/, '')
+  if (options.text !== undefined) return { text: options.text, from: 'text' }
+  const file = positionals.length ? positionals[0] : legacyFile ? options[legacyFile] : undefined
+  const field = positionals.length ? null : legacyFile && file !== undefined ? `--${legacyFile}` : null
+  if (file === '-' || (file === undefined && !process.stdin.isTTY)) return { bytes: readStdin(what), from: 'stdin' }
+  if (file === undefined) throw usage(`${what} is required: a FILE, - for stdin, or --text '<${what.replace(/^the /, '')}>'`, null)
+  try {
+    return { bytes: fs.readFileSync(file), from: 'file' }
+  } catch (err) {
+    // The older `inspect '<orderStr>'`: an argument that names no file and holds key="value".
+    if (legacyText && positionals.length && ['ENOENT', 'ENAMETOOLONG'].includes(err.code) && legacyText(file)) return { text: file, from: 'argument' }
+    const hint = err.code === 'ENOENT' ? `; to pass the text itself, use --text '<${what.replace(/^the /, '')}>'` : ''
+    throw ioError(`cannot read ${what} from ${file} (${err.code || err.message})${hint}`, field)
+  }
 }
 
 function loadAddon() {
   return require('..')
 }
 
-// --- sign ---------------------------------------------------------------------------------------
+// --- sign -----------------------------------------------------------------------------------------
+
+const SIGN_TYPES = ['RSA', 'RSA2', 'MD5']
 
 function cmdSign(argv) {
-  const { options, positionals } = parseArgs(argv, {
+  const args = parseArgs(argv, {
     params: 'string',
+    text: 'string',
     key: 'string',
     'md5-key': 'string',
     'sign-type': 'string',
     'sort-keys': 'boolean',
     'no-strict': 'boolean',
   })
-  if (options.help) return process.stdout.write(HELP.sign)
-  if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
-  const signType = options['sign-type'] || (options['md5-key'] ? 'MD5' : 'RSA')
-  if (!['RSA', 'RSA2', 'MD5'].includes(signType)) throw new UsageError(`--sign-type must be RSA, RSA2 or MD5, not ${JSON.stringify(signType)}`)
+  const { options } = args
+  if (options.help) return print(HELP.sign)
+  let signType = options['sign-type']
+  if (signType === undefined) {
+    if (options['md5-key'] === undefined) {
+      throw usage(
+        '--sign-type is required: pass --sign-type RSA2 (or RSA, as set in the AlipayHK merchant portal; MD5 with --md5-key). ' +
+          'A sign type other than the portal\'s shows up only as "sign check fail" on the payer\'s phone',
+        '--sign-type',
+      )
+    }
+    signType = 'MD5'
+  }
+  if (!SIGN_TYPES.includes(signType)) throw usage(`--sign-type must be RSA2, RSA or MD5, not ${JSON.stringify(signType)}`, '--sign-type')
 
   let key
   if (signType === 'MD5') {
-    const md5Key = options['md5-key'] ?? (options.key !== undefined ? readFileArg(options.key, '--key').toString('utf8').trim() : undefined)
-    if (!md5Key) throw new UsageError('--sign-type MD5 needs --md5-key KEY or --key FILE holding the MD5 key')
+    const md5Key = options['md5-key'] ?? (options.key !== undefined ? readFileArg(options.key, 'the MD5 key', '--key').toString('utf8').trim() : undefined)
+    if (!md5Key) throw usage('--sign-type MD5 needs --md5-key KEY or --key FILE holding the MD5 key', '--md5-key')
     key = { signType: 'MD5', md5Key }
   } else {
-    if (options['md5-key']) throw new UsageError(`--md5-key goes with --sign-type MD5, not ${signType}`)
-    if (options.key === undefined) throw new UsageError('--key FILE (the merchant private key) is required')
-    key = { signType, privateKey: readFileArg(options.key, '--key').toString('utf8') }
+    if (options['md5-key'] !== undefined) throw usage(`--md5-key goes with --sign-type MD5, not ${signType}`, '--md5-key')
+    if (options.key === undefined) throw usage('--key FILE (the merchant private key) is required', '--key')
+    key = { signType, privateKey: readFileArg(options.key, 'the private key', '--key').toString('utf8') }
   }
 
-  const text = readInput(options.params, '--params').toString('utf8')
+  const input = mainInput(args, 'the parameters', { legacyFile: 'params' })
+  const text = input.text ?? input.bytes.toString('utf8')
   let params
   try {
     params = JSON.parse(text)
   } catch (err) {
-    throw new UsageError(`--params is not JSON (${err.message})`)
+    throw new CliError(`the parameters are not JSON (${err.message})`, { code: 'ERR_ALIPAYHK_INVALID_ARGUMENT', field: 'params' })
   }
-  if (!params || typeof params !== 'object' || Array.isArray(params)) throw new UsageError('--params must hold a JSON object of parameter names to values')
+  if (!params || typeof params !== 'object' || Array.isArray(params)) {
+    throw new CliError('the parameters must be a JSON object of parameter names to values', { code: 'ERR_ALIPAYHK_INVALID_ARGUMENT', field: 'params' })
+  }
 
   const { buildOrderStr } = loadAddon()
   const orderStr = buildOrderStr(params, key, { sortKeys: !!options['sort-keys'], strict: !options['no-strict'] })
-  process.stdout.write(orderStr + '\n')
+  if (jsonOutput) return printJson({ orderStr, signType })
+  print(orderStr + '\n')
 }
 
-// --- inspect ------------------------------------------------------------------------------------
+// --- inspect --------------------------------------------------------------------------------------
 
 function table(rows, headers) {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
@@ -206,17 +370,41 @@ function table(rows, headers) {
 }
 
 function cmdInspect(argv) {
-  const { options, positionals } = parseArgs(argv, { 'public-key': 'string', 'md5-key': 'string' })
-  if (options.help) return process.stdout.write(HELP.inspect)
-  if (positionals.length > 1) throw new UsageError('give one orderStr (quote it: it holds & and ")')
-  if (options['public-key'] && options['md5-key']) throw new UsageError('give --public-key or --md5-key, not both')
-  const orderStr =
-    positionals.length === 1 && positionals[0] !== '-'
-      ? positionals[0]
-      : stripFinalNewline(readInput(positionals[0], 'the orderStr').toString('utf8'))
+  const args = parseArgs(argv, { text: 'string', 'public-key': 'string', 'md5-key': 'string' })
+  const { options } = args
+  if (options.help) return print(HELP.inspect)
+  if (options['public-key'] !== undefined && options['md5-key'] !== undefined) throw usage('give --public-key or --md5-key, not both', '--md5-key')
+  const input = mainInput(args, 'the orderStr', { legacyText: (arg) => arg.includes('="') })
+  // A file or a pipe ends in a line ending that no orderStr has (echo adds one).
+  const orderStr = input.text ?? input.bytes.toString('utf8').replace(/\r?\n$/, '')
   const { parseOrderStr, verifyOrderStr } = loadAddon()
 
   const parsed = parseOrderStr(orderStr)
+  let verification
+  let keyGiven = true
+  if (options['public-key'] !== undefined) {
+    verification = verifyOrderStr(orderStr, { publicKey: readFileArg(options['public-key'], 'the public key', '--public-key').toString('utf8') })
+  } else if (options['md5-key'] !== undefined) verification = verifyOrderStr(orderStr, { md5Key: options['md5-key'] })
+  else {
+    // Without a key, verifyOrderStr checks the form only (signatureChecked: false).
+    keyGiven = false
+    verification = verifyOrderStr(orderStr)
+  }
+  if (!verification.ok) process.exitCode = 1
+
+  if (jsonOutput) {
+    return printJson({
+      ok: verification.ok,
+      signatureChecked: keyGiven,
+      signType: parsed.signType || null,
+      sign: parsed.sign || null,
+      preSign: parsed.preSign,
+      params: parsed.params.map(([name, value]) => ({ name, value })),
+      mistakes: verification.mistakes.map((m) => ({ reason: m.reason, message: m.message, ...(m.field ? { field: m.field } : {}) })),
+      reason: verification.ok ? null : verification.reason || (verification.mistakes[0] && verification.mistakes[0].reason) || null,
+    })
+  }
+
   const seen = new Map()
   const rows = parsed.params.map(([name, value], i) => {
     const n = (seen.get(name) || 0) + 1
@@ -234,23 +422,12 @@ function cmdInspect(argv) {
   out.push(`sign_type: ${parsed.signType || '(none)'}`)
   out.push(`sign (URL-decoded, ${parsed.sign.length} characters): ${parsed.sign || '(none)'}`)
   out.push('')
-
-  let verification
-  let keyGiven = true
-  if (options['public-key']) verification = verifyOrderStr(orderStr, { publicKey: readFileArg(options['public-key'], '--public-key').toString('utf8') })
-  else if (options['md5-key']) verification = verifyOrderStr(orderStr, { md5Key: options['md5-key'] })
-  else {
-    // Without a key, verifyOrderStr checks the form only (signatureChecked: false).
-    keyGiven = false
-    verification = verifyOrderStr(orderStr)
-  }
-
   if (verification.mistakes.length) {
     out.push(`mistakes (${verification.mistakes.length}):`)
     for (const m of verification.mistakes) out.push(`  ${m.reason}: ${m.message}`)
   } else out.push('mistakes: none found')
   if (keyGiven) {
-    const which = options['public-key'] ? `the public key in ${options['public-key']}` : 'the MD5 key'
+    const which = options['public-key'] !== undefined ? `the public key in ${options['public-key']}` : 'the MD5 key'
     out.push(
       verification.ok
         ? `verification: ok (the signature verifies with ${which})`
@@ -259,55 +436,60 @@ function cmdInspect(argv) {
   } else {
     out.push('verification: signature not checked (give --public-key or --md5-key)')
   }
-  process.stdout.write(out.join('\n') + '\n')
-  if (!verification.ok) process.exitCode = 1
+  print(out.join('\n') + '\n')
 }
 
-// --- verify-notify ------------------------------------------------------------------------------
+// --- verify-notify --------------------------------------------------------------------------------
 
 function cmdVerifyNotify(argv) {
-  const { options, positionals } = parseArgs(argv, { 'alipay-public-key': 'string', 'md5-key': 'string' })
-  if (options.help) return process.stdout.write(HELP['verify-notify'])
-  if (positionals.length > 1) throw new UsageError('give one body file (or - for stdin)')
+  const args = parseArgs(argv, { text: 'string', 'alipay-public-key': 'string', 'md5-key': 'string' })
+  const { options } = args
+  if (options.help) return print(HELP['verify-notify'])
   const hasRsa = options['alipay-public-key'] !== undefined
   const hasMd5 = options['md5-key'] !== undefined
-  if (hasRsa === hasMd5) throw new UsageError('give --alipay-public-key FILE or --md5-key KEY (one of the two)')
+  if (hasRsa === hasMd5) throw usage('give --alipay-public-key FILE or --md5-key KEY (one of the two)', hasRsa ? '--md5-key' : '--alipay-public-key')
   const key = hasRsa
-    ? { alipayPublicKey: readFileArg(options['alipay-public-key'], '--alipay-public-key').toString('utf8') }
+    ? { alipayPublicKey: readFileArg(options['alipay-public-key'], "Alipay's public key", '--alipay-public-key').toString('utf8') }
     : { md5Key: options['md5-key'] }
-  const body = stripFinalNewline(readInput(positionals[0], 'the notification body').toString('utf8'))
+  // Byte for byte: whatever the library decides about the body (a trailing newline included)
+  // is the verdict here too.
+  const input = mainInput(args, 'the notification body')
+  const body = input.text ?? input.bytes
   const { verifyNotify, isPaid } = loadAddon()
   const result = verifyNotify(body, key)
   if (!result.ok) {
-    process.stdout.write(`not verified: ${result.reason}: ${result.message}\n`)
     process.exitCode = 1
-    return
+    if (jsonOutput) return printJson({ ok: false, reason: result.reason, message: result.message, signType: result.signType || null })
+    return print(`not verified: ${result.reason}: ${result.message}\n`)
   }
-  const fields = Object.entries(result.params).filter(([k]) => k !== 'sign')
-  process.stdout.write(
-    `ok: the ${result.signType} signature verifies; trade_status ${result.params.trade_status || '(none)'}` +
-      ` (${isPaid(result.params) ? 'paid' : 'not paid'})\n\n${table(fields, ['field', 'value'])}\n`,
+  const params = Object.fromEntries(Object.entries(result.params).filter(([k]) => k !== 'sign'))
+  const tradeStatus = result.params.trade_status || null
+  const paid = isPaid(result.params)
+  if (jsonOutput) return printJson({ ok: true, signType: result.signType, tradeStatus, paid, params })
+  print(
+    `ok: the ${result.signType} signature verifies; trade_status ${tradeStatus || '(none)'}` +
+      ` (${paid ? 'paid' : 'not paid'})\n\n${table(Object.entries(params), ['field', 'value'])}\n`,
   )
 }
 
-// --- keygen -------------------------------------------------------------------------------------
+// --- keygen ---------------------------------------------------------------------------------------
 
 function cmdKeygen(argv) {
   const { options, positionals } = parseArgs(argv, { bits: 'string', out: 'string', force: 'boolean' })
-  if (options.help) return process.stdout.write(HELP.keygen)
-  if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
+  if (options.help) return print(HELP.keygen)
+  if (positionals.length) throw usage(`unexpected argument ${JSON.stringify(positionals[0])} (keygen reads no input; --out DIR names where to write)`, null)
   const bits = options.bits === undefined ? 2048 : Number(options.bits)
-  if (![1024, 2048, 3072, 4096].includes(bits)) throw new UsageError(`--bits must be 1024, 2048, 3072 or 4096, not ${JSON.stringify(options.bits)}`)
+  if (![1024, 2048, 3072, 4096].includes(bits)) throw usage(`--bits must be 1024, 2048, 3072 or 4096, not ${JSON.stringify(options.bits)}`, '--bits')
   const dir = options.out || '.'
   const privateFile = path.join(dir, 'merchant_private_key.pem')
   const publicFile = path.join(dir, 'merchant_public_key.txt')
   if (!options.force) {
-    for (const f of [privateFile, publicFile]) if (fs.existsSync(f)) throw new UsageError(`${f} exists (use --force to replace it)`)
+    for (const f of [privateFile, publicFile]) if (fs.existsSync(f)) throw ioError(`${f} exists (use --force to replace it)`, '--out')
   }
   try {
     fs.mkdirSync(dir, { recursive: true })
   } catch (err) {
-    throw new UsageError(`cannot create ${dir} (${err.code || err.message})`)
+    throw ioError(`cannot create ${dir} (${err.code || err.message})`, '--out')
   }
   const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: bits })
   const privatePem = privateKey.export({ type: 'pkcs8', format: 'pem' })
@@ -317,30 +499,42 @@ function cmdKeygen(argv) {
     fs.chmodSync(privateFile, 0o600) // a replaced file keeps its old mode otherwise
     fs.writeFileSync(publicFile, publicBase64 + '\n')
   } catch (err) {
-    throw new UsageError(`cannot write the key files in ${dir} (${err.code || err.message})`)
+    throw ioError(`cannot write the key files in ${dir} (${err.code || err.message})`, '--out')
   }
-  process.stdout.write(
+  if (jsonOutput) return printJson({ bits, privateKeyFile: privateFile, publicKeyFile: publicFile, publicKey: publicBase64 })
+  print(
     `private key (${bits}-bit RSA, PKCS#8 PEM, mode 0600, keep it secret): ${privateFile}\n` +
       `public key (bare base64 SubjectPublicKeyInfo, for Alipay's merchant portal): ${publicFile}\n` +
       `${publicBase64}\n`,
   )
 }
 
-// --- main ---------------------------------------------------------------------------------------
+// --- main -----------------------------------------------------------------------------------------
 
 const COMMANDS = { sign: cmdSign, inspect: cmdInspect, 'verify-notify': cmdVerifyNotify, keygen: cmdKeygen }
 
+function unknownCommand(command) {
+  return usage(`unknown command ${JSON.stringify(command)}${didYouMean(nearMisses(command, Object.keys(COMMANDS)), '')} (see alipayhk-pay --help)`, null)
+}
+
 function main(argv) {
-  const [command, ...rest] = argv
-  if (command === undefined) return fail(null, new UsageError('a command is required: sign, inspect, verify-notify or keygen (see alipayhk-pay --help)'))
-  if (command === '--help' || command === '-h') return process.stdout.write(HELP.main)
+  // Known before anything can fail, so that every error of a --json run is JSON.
+  const end = argv.indexOf('--')
+  jsonOutput = (end < 0 ? argv : argv.slice(0, end)).includes('--json')
+  // `alipayhk-pay --json <command> …` too.
+  const [command, ...rest] = argv[0] === '--json' ? argv.slice(1) : argv
+  if (command === undefined) return fail(null, usage('a command is required: sign, inspect, verify-notify or keygen (see alipayhk-pay --help)', null))
+  if (command === '--help' || command === '-h') return print(HELP.main)
   if (command === 'help') {
-    if (rest[0] && !HELP[rest[0]]) return fail(null, new UsageError(`unknown command ${JSON.stringify(rest[0])} (see alipayhk-pay --help)`))
-    return process.stdout.write(HELP[rest[0] || 'main'])
+    if (rest[0] && !HELP[rest[0]]) return fail(null, unknownCommand(rest[0]))
+    return print(HELP[rest[0] || 'main'])
   }
-  if (command === '--version') return process.stdout.write(require('../package.json').version + '\n')
+  if (command === '--version') {
+    const { version } = require('../package.json')
+    return jsonOutput ? printJson({ version }) : print(version + '\n')
+  }
   const run = COMMANDS[command]
-  if (!run) return fail(null, new UsageError(`unknown command ${JSON.stringify(command)} (see alipayhk-pay --help)`))
+  if (!run) return fail(null, unknownCommand(command))
   try {
     run(rest)
   } catch (err) {
