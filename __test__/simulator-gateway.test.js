@@ -500,6 +500,12 @@ describe('is_sync=N: accepted now, then a refund_status_sync notification with r
     expect(verify.text).toBe('true')
     const forged = await httpRequest(`${sim.gatewayUrl}?service=notify_verify&partner=${PARTNER}&notify_id=${crypto.randomBytes(16).toString('hex')}`)
     expect(forged.text).toBe('false')
+    const otherPartner = await httpRequest(`${sim.gatewayUrl}?service=notify_verify&partner=2088999999999999&notify_id=${n.notify_id}`)
+    expect(otherPartner.text).toBe('false')
+    // Signed, it is checked like the other services.
+    expect((await callGateway(sim, { service: 'notify_verify', notify_id: n.notify_id }, { signType })).text).toBe('true')
+    const badlySigned = await callGateway(sim, { service: 'notify_verify', notify_id: n.notify_id }, { signType, keys: { privateKey: ALIPAY_PRIVATE, md5Key: 'x'.repeat(32) } })
+    expect(parseReply(badlySigned.text)).toMatchObject({ isSuccess: 'F', error: 'ILLEGAL_SIGN' })
     const status = await gateway(sim, refundQuery(o.out_trade_no, id))
     expect(status.fields.refund_result_code).toBe('SUCCESS')
   })

@@ -189,7 +189,7 @@ const SERVICE_RULES = {
   },
   notify_verify: {
     params: {
-      notify_id: { required: true, check: maxLength(128) },
+      notify_id: { check: maxLength(128) }, // none: the answer is false
     },
   },
 }
@@ -233,10 +233,12 @@ function checkGatewayRequest(read, merchant) {
   if (read.duplicate) return fail('ILLEGAL_ARGUMENT', `${read.duplicate} is sent more than once`, read.duplicate)
   if (!p.service) return fail('ILLEGAL_SERVICE', 'service is missing', 'service')
   if (!SERVICES.includes(p.service)) return fail('ILLEGAL_SERVICE', `service ${JSON.stringify(p.service)} is not served here`, 'service')
+  // notify_verify is unsigned (8.6) and answers `false` for a notify_id not sent to that partner,
+  // whatever the partner; it is checked like the other services only when it carries a signature.
   const unsignedVerify = p.service === 'notify_verify' && !p.sign && !p.sign_type
-  if (!p.partner || !/^2088\d{12}$/.test(p.partner)) return fail('ILLEGAL_PARTNER', 'partner must be 16 digits starting with 2088', 'partner')
-  if (merchant.partner && p.partner !== merchant.partner) return fail('ILLEGAL_PARTNER', `partner ${p.partner} is not the merchant this gateway knows`, 'partner')
   if (!unsignedVerify) {
+    if (!p.partner || !/^2088\d{12}$/.test(p.partner)) return fail('ILLEGAL_PARTNER', 'partner must be 16 digits starting with 2088', 'partner')
+    if (merchant.partner && p.partner !== merchant.partner) return fail('ILLEGAL_PARTNER', `partner ${p.partner} is not the merchant this gateway knows`, 'partner')
     if (!p._input_charset) return fail('ILLEGAL_CHARSET', '_input_charset is missing', '_input_charset')
     if (p._input_charset.toLowerCase() !== 'utf-8') return fail('ILLEGAL_CHARSET', '_input_charset must be utf-8', '_input_charset')
     if (!p.sign_type) return fail('ILLEGAL_SIGN_TYPE', 'sign_type is missing', 'sign_type')
