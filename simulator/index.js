@@ -714,6 +714,9 @@ if (require.main === module) {
     md5Key: env.ALIPAYHK_MD5_KEY_FILE ? readKey(env.ALIPAYHK_MD5_KEY_FILE).trim() : undefined,
     alipayPrivateKey: readKey(env.ALIPAYHK_ALIPAY_PRIVATE_KEY_FILE || path.join(keysDir, 'alipay_private_key.TEST-ONLY.pem')),
     retryDelaysMs: retry,
+    refundSpacingMs: env.SIMULATOR_REFUND_SPACING_MS ? Number(env.SIMULATOR_REFUND_SPACING_MS) : undefined,
+    refundProcessingMs: env.SIMULATOR_REFUND_PROCESSING_MS ? Number(env.SIMULATOR_REFUND_PROCESSING_MS) : undefined,
+    replyCharset: env.SIMULATOR_REPLY_CHARSET || undefined,
     port: Number(env.PORT || 0),
     log: (line) => console.log(line),
   }).then(
