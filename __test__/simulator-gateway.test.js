@@ -607,6 +607,21 @@ describe('fault switches', () => {
     expect(unsigned.signType).toBeUndefined()
   })
 
+  test('raw answers any bytes: a repeated body streamed with its length, an empty 200, an HTML page with another status', async () => {
+    sim.faults.add({ fault: 'raw', body: '<a>', repeat: 100000, service: 'single_trade_query' })
+    const big = await callGateway(sim, { service: 'single_trade_query', out_trade_no: 'W1' })
+    expect(big.status).toBe(200)
+    expect(big.headers['content-length']).toBe('300000')
+    expect(big.bytes.equals(Buffer.from('<a>'.repeat(100000)))).toBe(true)
+    sim.faults.add({ fault: 'raw', body: '' })
+    expect(await callGateway(sim, { service: 'single_trade_query', out_trade_no: 'W1' })).toMatchObject({ status: 200, text: '' })
+    sim.faults.add({ fault: 'raw', body: '<html>busy</html>', status: 503, contentType: 'text/html' })
+    const page = await callGateway(sim, { service: 'single_trade_query', out_trade_no: 'W1' })
+    expect(page).toMatchObject({ status: 503, text: '<html>busy</html>' })
+    expect(page.headers['content-type']).toBe('text/html')
+    expect(() => sim.faults.add({ fault: 'raw' })).toThrow(/body/)
+  })
+
   test('error answers F with the given code; times and always control how often a fault acts', async () => {
     sim.faults.add({ fault: 'error', error: 'SYSTEM_ERROR', service: 'single_trade_query', times: 2 })
     const ask = () => gateway(sim, { service: 'single_trade_query', out_trade_no: 'E1' })

@@ -12,6 +12,7 @@ const FAULTS = {
   unsigned: 'leave <sign> and <sign_type> out of the reply',
   tamper: 'change one field of <response> after signing (field, value)',
   error: 'answer is_success=F with the code in `error` (SYSTEM_ERROR, ILLEGAL_PARTNER_EXTERFACE, …) without doing the work',
+  raw: 'answer `body` (repeated `repeat` times, streamed) with `status` (200) and `contentType` (text/xml): hostile or broken replies',
   // Refunds.
   refund_fail: 'the refund fails (refund_error_code `error`, MERCHANT_BALANCE_NOT_ENOUGH by default)',
   refund_processing: 'an is_sync=N refund stays PROCESSING until completeRefund()',
@@ -19,7 +20,7 @@ const FAULTS = {
   drop_notification: 'do not send a notification (`tries`: drop only the first n tries)',
 }
 
-const GATEWAY_FAULTS = ['cut', 'delay', 'http_502', 'wrong_key', 'unsigned', 'tamper', 'error']
+const GATEWAY_FAULTS = ['cut', 'delay', 'http_502', 'wrong_key', 'unsigned', 'tamper', 'error', 'raw']
 const MATCH_FIELDS = ['service', 'outTradeNo', 'outReturnNo', 'notifyType']
 
 class Faults {
@@ -40,10 +41,15 @@ class Faults {
     if (fault === 'delay' && !(Number.isFinite(input.delayMs) && input.delayMs >= 0)) throw new TypeError('a delay needs delayMs (milliseconds)')
     if (fault === 'tamper' && (typeof input.field !== 'string' || typeof input.value !== 'string')) throw new TypeError('tamper needs field and value (strings)')
     if (fault === 'error' && !/^[A-Z_]+$/.test(input.error || '')) throw new TypeError('the error fault needs error: an upper-case code such as SYSTEM_ERROR')
+    if (fault === 'raw') {
+      if (typeof input.body !== 'string') throw new TypeError('raw needs body (a string; "" for an empty answer)')
+      if (input.repeat !== undefined && !(Number.isInteger(input.repeat) && input.repeat > 0)) throw new TypeError('repeat must be a whole number above 0')
+      if (input.status !== undefined && !(Number.isInteger(input.status) && input.status >= 200 && input.status <= 599)) throw new TypeError('status must be an HTTP status, 200 to 599')
+    }
     if (input.tries !== undefined && !(Number.isInteger(input.tries) && input.tries > 0)) throw new TypeError('tries must be a whole number above 0')
     const rule = { id: this.nextId++, fault, times: input.always ? null : times, always: Boolean(input.always), used: 0 }
     for (const k of MATCH_FIELDS) if (input[k] !== undefined) rule[k] = String(input[k])
-    for (const k of ['afterApply', 'delayMs', 'field', 'value', 'error', 'tries']) if (input[k] !== undefined) rule[k] = input[k]
+    for (const k of ['afterApply', 'delayMs', 'field', 'value', 'error', 'tries', 'body', 'repeat', 'status', 'contentType']) if (input[k] !== undefined) rule[k] = input[k]
     if (GATEWAY_FAULTS.includes(fault)) rule.afterApply = Boolean(rule.afterApply)
     this.rules.push(rule)
     return rule

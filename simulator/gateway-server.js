@@ -9,7 +9,8 @@ const { buildReply, signReplyFields } = require('./gateway-reply')
 
 const BAD_GATEWAY_PAGE = '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>Tengine</center>\r\n</body>\r\n</html>\r\n'
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+// Unref'd: a delayed answer never keeps a test process alive after the simulator is closed.
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref())
 
 /**
  * @param {object} ctx
@@ -39,6 +40,29 @@ function createGatewayHandler(ctx) {
     res.socket.destroy()
   }
 
+  /** The `raw` fault: its body, repeated, streamed with back-pressure (100 MB need not sit in memory). */
+  async function sendRaw(res, rule) {
+    const chunk = Buffer.from(rule.body, 'utf8')
+    const repeat = rule.repeat || 1
+    res.writeHead(rule.status || 200, { 'content-type': rule.contentType || 'text/xml; charset=utf-8', 'content-length': chunk.length * repeat })
+    const perWrite = Math.max(1, Math.floor((64 * 1024) / Math.max(1, chunk.length)))
+    const block = Buffer.concat(Array(Math.min(perWrite, repeat)).fill(chunk))
+    let left = repeat
+    while (left > 0 && !res.destroyed) {
+      const n = Math.min(perWrite, left)
+      const ok = res.write(n === Math.min(perWrite, repeat) ? block : block.subarray(0, n * chunk.length))
+      left -= n
+      if (!ok) {
+        await new Promise((resolve) => {
+          const done = () => (res.off('drain', done), res.off('close', done), resolve())
+          res.on('drain', done)
+          res.on('close', done)
+        })
+      }
+    }
+    res.end()
+  }
+
   function send(res, status, body, contentType) {
     res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) })
     res.end(body)
@@ -61,9 +85,10 @@ function createGatewayHandler(ctx) {
     const delayBefore = faults.take(['delay'], match, (r) => !r.afterApply)
     noteFault(delayBefore)
     if (delayBefore) await sleep(delayBefore.delayMs)
-    const before = faults.take(['cut', 'http_502', 'error'], match, (r) => !r.afterApply)
+    const before = faults.take(['cut', 'http_502', 'error', 'raw'], match, (r) => !r.afterApply)
     noteFault(before)
     if (before && before.fault === 'cut') return (finish('cut (fault switch, nothing done)'), cut(res))
+    if (before && before.fault === 'raw') return (finish('raw answer (fault switch, nothing done)'), sendRaw(res, before))
     if (before && before.fault === 'http_502') return (finish('HTTP 502 (fault switch, nothing done)'), send(res, 502, BAD_GATEWAY_PAGE, 'text/html'))
 
     const style = { charset: settings.replyCharset, indent: settings.replyIndent }
@@ -78,9 +103,10 @@ function createGatewayHandler(ctx) {
     const delayAfter = faults.take(['delay'], match, (r) => r.afterApply)
     noteFault(delayAfter)
     if (delayAfter) await sleep(delayAfter.delayMs)
-    const after = faults.take(['cut', 'http_502', 'error'], match, (r) => r.afterApply)
+    const after = faults.take(['cut', 'http_502', 'error', 'raw'], match, (r) => r.afterApply)
     noteFault(after)
     if (after && after.fault === 'cut') return (finish(`cut after applying (${outcome.isSuccess === false ? outcome.error : 'T'})`), cut(res))
+    if (after && after.fault === 'raw') return (finish('raw answer after applying'), sendRaw(res, after))
     if (after && after.fault === 'http_502') return (finish('HTTP 502 after applying'), send(res, 502, BAD_GATEWAY_PAGE, 'text/html'))
     if (after && after.fault === 'error') outcome = { isSuccess: false, error: after.error, detail: `fault switch ${after.id} after applying` }
 
