@@ -655,7 +655,9 @@ describe('fault switches', () => {
     expect((await gateway(sim, refundQuery(o.out_trade_no, 'P1'))).fields).toMatchObject({ refund_result_code: 'PROCESSING', refund_error_code: 'MERCHANT_BALANCE_NOT_ENOUGH' })
     expect(await gateway(sim, refundParams(o.out_trade_no, 'P2', '5.00'))).toMatchObject({ error: 'RETURN_AMOUNT_EXCEED' })
     sim.completeRefund('P1', { status: 'SUCCESS' })
-    await waitFor(() => receiver.received.some((r) => r.fields.out_return_no === 'P1' && r.fields.out_trade_no === o.out_trade_no))
+    const [acked] = await sim.waitForNotifications(1, { outReturnNo: 'P1', notifyType: 'refund_status_sync', timeoutMs: 5000 })
+    expect(acked).toMatchObject({ outTradeNo: o.out_trade_no, outReturnNo: 'P1', notifyType: 'refund_status_sync', acknowledged: true })
+    expect(receiver.received.find((r) => r.fields.out_return_no === 'P1').fields.refund_status).toBe('REFUND_SUCCESS')
     expect((await gateway(sim, refundQuery(o.out_trade_no, 'P1'))).fields.refund_result_code).toBe('SUCCESS')
   })
 

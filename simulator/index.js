@@ -344,20 +344,25 @@ async function startSimulator(options = {}) {
     })
   }
 
-  const forOrder = (outTradeNo) => (d) => outTradeNo === undefined || d.outTradeNo === outTradeNo
+  // Narrows deliveries to one order, one refund (outReturnNo) or one kind of notification
+  // (notifyType: 'trade_status_sync' | 'refund_status_sync'); hand-made ones carry no notifyType.
+  const forOrder = (outTradeNo, { outReturnNo, notifyType } = {}) => (d) =>
+    (outTradeNo === undefined || d.outTradeNo === outTradeNo) &&
+    (outReturnNo === undefined || d.outReturnNo === outReturnNo) &&
+    (notifyType === undefined || d.notifyType === notifyType)
 
   /**
    * Resolves with the first n scheduled notifications the merchant acknowledged with `success`
    * (of one order when outTradeNo is given); rejects after timeoutMs, listing what happened.
    */
-  function waitForNotifications(n = 1, { timeoutMs = 10000, outTradeNo } = {}) {
-    const mine = forOrder(outTradeNo)
+  function waitForNotifications(n = 1, { timeoutMs = 10000, outTradeNo, outReturnNo, notifyType } = {}) {
+    const mine = forOrder(outTradeNo, { outReturnNo, notifyType })
     return waitFor(() => deliveries.filter((d) => d.kind === 'scheduled' && d.acknowledged && mine(d)), n, 'waitForNotifications', timeoutMs)
   }
 
   /** Resolves once n scheduled tries, answered or not, have been made (of one order when outTradeNo is given). */
-  function waitForDeliveries(n = 1, { timeoutMs = 10000, outTradeNo } = {}) {
-    const mine = forOrder(outTradeNo)
+  function waitForDeliveries(n = 1, { timeoutMs = 10000, outTradeNo, outReturnNo, notifyType } = {}) {
+    const mine = forOrder(outTradeNo, { outReturnNo, notifyType })
     return waitFor(() => deliveries.filter((d) => d.kind === 'scheduled' && mine(d)), n, 'waitForDeliveries', timeoutMs)
   }
 
