@@ -547,8 +547,8 @@ describe('fault switches', () => {
   })
 
   test('delay: the answer comes after delayMs, so a client that waits less gives up', async () => {
-    sim.faults.add({ fault: 'delay', delayMs: 400, service: 'single_trade_query' })
-    await expect(callGateway(sim, { service: 'single_trade_query', out_trade_no: 'D1' }, { timeoutMs: 100 })).rejects.toMatchObject({ code: 'CLIENT_TIMEOUT' })
+    sim.faults.add({ fault: 'delay', delayMs: 250, service: 'single_trade_query' })
+    await expect(callGateway(sim, { service: 'single_trade_query', out_trade_no: 'D1' }, { timeoutMs: 50 })).rejects.toMatchObject({ code: 'CLIENT_TIMEOUT' })
     expect(parseReply((await callGateway(sim, { service: 'single_trade_query', out_trade_no: 'D1' }, { timeoutMs: 1000 })).text)).toMatchObject({ error: 'TRADE_NOT_EXIST' })
   })
 
