@@ -4,7 +4,7 @@
 'use strict'
 
 const crypto = require('node:crypto')
-const { execFileSync } = require('node:child_process')
+const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const http = require('node:http')
 const os = require('node:os')
@@ -256,6 +256,32 @@ describe('the same handler behind HTTP, paid through the simulator', () => {
     expect(forged).toMatchObject({ response: 'fail' })
     const again = await sim.sendNotification({ notifyUrl, body: genuine })
     expect(again).toMatchObject({ response: 'success' })
+  })
+})
+
+describe('README: "Testing your notification handler"', () => {
+  test('its example runs as written (node --test) and both of its tests pass', () => {
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8')
+    const start = readme.indexOf('### Testing your notification handler\n')
+    expect(start).toBeGreaterThan(0)
+    const section = readme.slice(start, readme.indexOf('\n#', start + 10))
+    const example = /```js\n([\s\S]*?)```/.exec(section)[1]
+    // The package's names, resolved to this checkout.
+    const code = example
+      .replace("require('alipayhk-pay/testing')", `require(${JSON.stringify(path.join(root, 'testing'))})`)
+      .replace("require('alipayhk-pay')", `require(${JSON.stringify(root)})`)
+    expect(code).not.toMatch(/require\('alipayhk-pay/)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alipayhk-kit-readme-'))
+    try {
+      const file = path.join(dir, 'notify.test.js')
+      fs.writeFileSync(file, code)
+      const r = spawnSync(process.execPath, ['--test', file], { encoding: 'utf8', timeout: 60000 })
+      expect({ code: r.status, stderr: r.stderr }).toEqual({ code: 0, stderr: '' })
+      expect(r.stdout).toMatch(/^# pass 2$/m)
+      expect(r.stdout).toMatch(/^# fail 0$/m)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 
