@@ -1,4 +1,4 @@
-//! Keys as merchants hold them (PROTOCOL.md section 6): PKCS#8 or PKCS#1 PEM, the bare base64
+//! Keys as merchants hold them (docs/protocol.md §6): PKCS#8 or PKCS#1 PEM, the bare base64
 //! body of either, or DER bytes; Alipay's public key as SubjectPublicKeyInfo or PKCS#1.
 //!
 //! A parsed key is a type, never a string. None of these types prints key material through
@@ -10,7 +10,6 @@ use rsa::pkcs1::{DecodeRsaPublicKey, RsaPrivateKeyRef};
 use rsa::pkcs8::der::Decode;
 use rsa::pkcs8::spki::{EncodePublicKey, SubjectPublicKeyInfoRef};
 use rsa::pkcs8::{ObjectIdentifier, PrivateKeyInfoRef};
-use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use zeroize::Zeroizing;
@@ -238,7 +237,7 @@ impl fmt::Debug for RsaPrivateKey {
 }
 
 impl RsaPrivateKey {
-    /// Reads a private key in any format of PROTOCOL.md section 6, for the default backend.
+    /// Reads a private key in any format of docs/protocol.md §6, for the default backend.
     pub fn parse(input: KeyInput<'_>) -> Result<RsaPrivateKey> {
         Self::parse_with(input, Backend::DEFAULT)
     }
@@ -407,9 +406,17 @@ fn openssl_pairwise_ok(pkey: &openssl::pkey::PKey<openssl::pkey::Private>) -> bo
 /// An RSA public key (Alipay's, or the merchant's own for checking an orderStr).
 #[derive(Clone)]
 pub struct RsaPublicKey {
-    inner: rsa::PublicKey,
+    inner: PublicImpl,
     bits: usize,
     der: Vec<u8>,
+}
+
+/// The implementation that checks signatures with a public key, chosen like the signing one.
+#[derive(Clone)]
+pub(crate) enum PublicImpl {
+    RustCrypto(Box<rsa::PublicKey>),
+    #[cfg(feature = "openssl")]
+    OpenSsl(openssl::pkey::PKey<openssl::pkey::Public>),
 }
 
 impl fmt::Debug for RsaPublicKey {
@@ -427,6 +434,12 @@ impl RsaPublicKey {
     /// Reads SubjectPublicKeyInfo (PEM or bare base64, `MIGf…` / `MIIBIj…`) or PKCS#1
     /// (`-----BEGIN RSA PUBLIC KEY-----`), or DER bytes of either.
     pub fn parse(input: KeyInput<'_>) -> Result<RsaPublicKey> {
+        Self::parse_with(input, Backend::DEFAULT)
+    }
+
+    /// [`RsaPublicKey::parse`] for a chosen backend: the differential tests check the same
+    /// signatures through both.
+    pub fn parse_with(input: KeyInput<'_>, backend: Backend) -> Result<RsaPublicKey> {
         let Decoded::Der(der, label) = decode(input, "public key")?;
         match label.as_deref() {
             None | Some("PUBLIC KEY") | Some("RSA PUBLIC KEY") => {}
@@ -449,10 +462,10 @@ impl RsaPublicKey {
                 )));
             }
             let pkcs1 = spki.subject_public_key.raw_bytes();
-            return Self::from_pkcs1(pkcs1);
+            return Self::from_pkcs1(pkcs1, backend);
         }
         if rsa::pkcs1::RsaPublicKeyRef::from_der(&der).is_ok() {
-            return Self::from_pkcs1(&der);
+            return Self::from_pkcs1(&der, backend);
         }
         if PrivateKeyInfoRef::from_der(&der).is_ok() || RsaPrivateKeyRef::from_der(&der).is_ok() {
             return Err(Error::key(
@@ -464,24 +477,41 @@ impl RsaPublicKey {
         ))
     }
 
-    fn from_pkcs1(der: &[u8]) -> Result<RsaPublicKey> {
-        let parsed = rsa::pkcs1::RsaPublicKeyRef::from_der(der).map_err(|_| {
+    fn from_pkcs1(der: &[u8], backend: Backend) -> Result<RsaPublicKey> {
+        let malformed = || {
             Error::key("the RSA public key is malformed; the key text may be truncated or damaged")
-        })?;
+        };
+        let parsed = rsa::pkcs1::RsaPublicKeyRef::from_der(der).map_err(|_| malformed())?;
         let bits = bit_len(parsed.modulus.as_bytes());
         check_bits(bits, "public key")?;
-        let inner = rsa::PublicKey::try_from(parsed).map_err(|_| {
-            Error::key("the RSA public key is malformed; the key text may be truncated or damaged")
-        })?;
-        let spki = inner
+        // The pure-Rust parse judges every key, whatever backend checks signatures, so both
+        // backends accept and refuse the same keys.
+        let key = rsa::PublicKey::try_from(parsed).map_err(|_| malformed())?;
+        let spki = key
             .to_public_key_der()
             .map_err(|_| Error::internal("could not encode the public key"))?
             .into_vec();
+        let inner = match backend {
+            Backend::RustCrypto => PublicImpl::RustCrypto(Box::new(key)),
+            #[cfg(feature = "openssl")]
+            Backend::OpenSsl => PublicImpl::OpenSsl(
+                openssl::pkey::PKey::public_key_from_der(&spki).map_err(|_| malformed())?,
+            ),
+        };
         Ok(RsaPublicKey {
             inner,
             bits,
             der: spki,
         })
+    }
+
+    /// The backend that checks signatures with this key.
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            PublicImpl::RustCrypto(_) => Backend::RustCrypto,
+            #[cfg(feature = "openssl")]
+            PublicImpl::OpenSsl(_) => Backend::OpenSsl,
+        }
     }
 
     pub fn bits(&self) -> usize {
@@ -498,12 +528,12 @@ impl RsaPublicKey {
         sha256_hex(&self.der)
     }
 
-    pub(crate) fn rsa(&self) -> &rsa::PublicKey {
+    pub(crate) fn implementation(&self) -> &PublicImpl {
         &self.inner
     }
 
     pub fn modulus_bytes(&self) -> usize {
-        self.inner.size()
+        self.bits.div_ceil(8)
     }
 }
 

@@ -1,8 +1,8 @@
 //! Signing: one small interface per backend, and the signer that turns checked parameters
-//! into an orderStr (PROTOCOL.md section 3).
+//! into an orderStr (docs/protocol.md §3).
 
 use crate::error::{Error, Result};
-use crate::keys::{Md5Key, PrivateImpl, RsaPrivateKey};
+use crate::keys::{Md5Key, PrivateImpl, PublicImpl, RsaPrivateKey};
 use crate::params::OrderParams;
 use crate::sign_type::SignType;
 use base64ct::{Base64, Encoding};
@@ -244,24 +244,61 @@ fn encode_uri_component_into(s: &str, out: &mut String) {
     }
 }
 
-/// Checks an RSASSA-PKCS1-v1_5 signature over `message` (raw signature bytes).
+/// Checks an RSASSA-PKCS1-v1_5 signature over `message` (raw signature bytes), with the
+/// backend the key was parsed for.
 pub fn verify_pkcs1v15(
     key: &crate::keys::RsaPublicKey,
     hash: HashAlg,
     message: &[u8],
     signature: &[u8],
 ) -> bool {
+    match key.implementation() {
+        PublicImpl::RustCrypto(k) => rustcrypto_verify(k, hash, message, signature),
+        #[cfg(feature = "openssl")]
+        PublicImpl::OpenSsl(k) => openssl_verify(k, hash, message, signature),
+    }
+}
+
+fn rustcrypto_verify(key: &rsa::PublicKey, hash: HashAlg, message: &[u8], signature: &[u8]) -> bool {
     let result = match hash {
-        HashAlg::Sha1 => key.rsa().verify(
+        HashAlg::Sha1 => key.verify(
             rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),
             &sha1::Sha1::digest(message),
             signature,
         ),
-        HashAlg::Sha256 => key.rsa().verify(
+        HashAlg::Sha256 => key.verify(
             rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
             &sha2::Sha256::digest(message),
             signature,
         ),
     };
     result.is_ok()
+}
+
+/// EVP_DigestVerify with PKCS#1 v1.5 padding. A signature of the wrong length is refused
+/// before OpenSSL sees it, as the pure-Rust backend does.
+#[cfg(feature = "openssl")]
+fn openssl_verify(
+    key: &openssl::pkey::PKey<openssl::pkey::Public>,
+    hash: HashAlg,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    if signature.len() != key.size() {
+        return false;
+    }
+    let digest = match hash {
+        HashAlg::Sha1 => openssl::hash::MessageDigest::sha1(),
+        HashAlg::Sha256 => openssl::hash::MessageDigest::sha256(),
+    };
+    let Ok(mut verifier) = openssl::sign::Verifier::new(digest, key) else {
+        return false;
+    };
+    if verifier
+        .set_rsa_padding(openssl::rsa::Padding::PKCS1)
+        .is_err()
+    {
+        return false;
+    }
+    verifier.verify_oneshot(signature, message).unwrap_or(false)
 }
