@@ -1,4 +1,4 @@
-// The simulator's gateway services (PROTOCOL.md 8), checked from outside: requests are signed here
+// The simulator's gateway services (docs/protocol.md §8), checked from outside: requests are signed here
 // with node:crypto, replies are parsed with fast-xml-parser and their signatures checked with
 // node:crypto, notifications are received by a plain node:http server in this file.
 'use strict'
@@ -27,7 +27,7 @@ const MD5_KEY = '760bdzec6y9goq7ctyx96ezkz78287de' // the key of the published v
 
 const HASH = { RSA: 'sha1', RSA2: 'sha256' }
 
-// PROTOCOL.md 8.1, written again here: sorted by name, empty values out, name=value, no quotes.
+// docs/protocol.md §8.1, written again here: sorted by name, empty values out, name=value, no quotes.
 function sortedString(params) {
   return Object.keys(params)
     .filter((k) => k !== 'sign' && k !== 'sign_type' && params[k] !== '' && params[k] !== undefined)
@@ -224,7 +224,7 @@ afterEach(() => {
   sim.setSettings({ refundSpacingMs: 0, replyCharset: 'utf-8', replyIndent: false, refundProcessingMs: 0 })
 })
 
-describe('requests are checked by the signing rule of PROTOCOL.md 8.1', () => {
+describe('requests are checked by the signing rule of docs/protocol.md §8.1', () => {
   const vectors = [
     {
       params: { service: 'single_trade_query', partner: PARTNER, _input_charset: 'utf-8', out_trade_no: 'SAMPLE_TRANSACTION_ID' },
