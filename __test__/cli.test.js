@@ -519,7 +519,7 @@ describe('near misses: an unknown option or command names the one probably meant
 })
 
 describe('usage', () => {
-  const HELPS = [['--help'], ['-h'], ['help'], ['help', 'sign'], ['sign', '--help'], ['inspect', '--help'], ['verify-notify', '--help'], ['keygen', '--help']]
+  const HELPS = [['--help'], ['-h'], ['help'], ['help', 'sign'], ['help', 'sign', '--json'], ['sign', '--help'], ['inspect', '--help'], ['verify-notify', '--help'], ['keygen', '--help']]
 
   test('--help, for the command and for each subcommand, exits 0 and prints the usage', () => {
     for (const args of HELPS) {

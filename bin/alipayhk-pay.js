@@ -293,7 +293,7 @@ function mainInput({ options, positionals }, what, { legacyFile, legacyText } = 
     return { bytes: fs.readFileSync(file), from: 'file' }
   } catch (err) {
     // The older `inspect '<orderStr>'`: an argument that names no file and holds key="value".
-    if (legacyText && positionals.length && ['ENOENT', 'ENAMETOOLONG'].includes(err.code) && legacyText(file)) return { text: file, from: 'argument' }
+    if (legacyText && positionals.length && ['ENOENT', 'ENOTDIR', 'ENAMETOOLONG'].includes(err.code) && legacyText(file)) return { text: file, from: 'argument' }
     const hint = err.code === 'ENOENT' ? `; to pass the text itself, use --text '<${what.replace(/^the /, '')}>'` : ''
     throw ioError(`cannot read ${what} from ${file} (${err.code || err.message})${hint}`, field)
   }
@@ -526,8 +526,9 @@ function main(argv) {
   if (command === undefined) return fail(null, usage('a command is required: sign, inspect, verify-notify or keygen (see alipayhk-pay --help)', null))
   if (command === '--help' || command === '-h') return print(HELP.main)
   if (command === 'help') {
-    if (rest[0] && !HELP[rest[0]]) return fail(null, unknownCommand(rest[0]))
-    return print(HELP[rest[0] || 'main'])
+    const topic = rest.find((a) => a !== '--json')
+    if (topic && !HELP[topic]) return fail(null, unknownCommand(topic))
+    return print(HELP[topic || 'main'])
   }
   if (command === '--version') {
     const { version } = require('../package.json')
