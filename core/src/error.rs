@@ -19,6 +19,9 @@ pub enum ErrorCode {
     InvalidArgument,
     /// A bug in this library; never the caller's fault.
     Internal,
+    /// A reconciliation file (transactions, settlement batch, settlement) breaks its format;
+    /// `field` names the line and column, e.g. `line 7, column Amount`.
+    InvalidFile,
 }
 
 impl ErrorCode {
@@ -30,17 +33,19 @@ impl ErrorCode {
             ErrorCode::SignType => "ERR_ALIPAYHK_SIGN_TYPE",
             ErrorCode::InvalidArgument => "ERR_ALIPAYHK_INVALID_ARGUMENT",
             ErrorCode::Internal => "ERR_ALIPAYHK_INTERNAL",
+            ErrorCode::InvalidFile => "ERR_ALIPAYHK_INVALID_FILE",
         }
     }
 
     /// Every code, for the typed union and for tests.
-    pub const ALL: [ErrorCode; 6] = [
+    pub const ALL: [ErrorCode; 7] = [
         ErrorCode::MissingParam,
         ErrorCode::InvalidParam,
         ErrorCode::InvalidKey,
         ErrorCode::SignType,
         ErrorCode::InvalidArgument,
         ErrorCode::Internal,
+        ErrorCode::InvalidFile,
     ];
 }
 

@@ -11,6 +11,7 @@ pub mod merchant;
 pub mod notify;
 pub mod order_str;
 pub mod params;
+pub mod reconcile;
 pub mod rules;
 pub mod sign;
 pub mod sign_type;
