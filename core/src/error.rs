@@ -22,6 +22,18 @@ pub enum ErrorCode {
     /// A reconciliation file (transactions, settlement batch, settlement) breaks its format;
     /// `field` names the line and column, e.g. `line 7, column Amount`.
     InvalidFile,
+    /// A gateway reply is not the XML envelope of protocol §8.2 (empty, truncated, an HTML
+    /// page, a DTD, too large or too deep, a field given twice, …), or a signed reply is
+    /// about another order than the one asked for.
+    MalformedReply,
+    /// A gateway reply's signature is missing, of a type the key cannot check, or does not
+    /// match (protocol §8.2). Such a reply is never taken as a final state.
+    ReplySignature,
+    /// The gateway answered with an error code (`is_success=F`, protocol §8.2).
+    GatewayError,
+    /// The gateway could not be reached (network error, time-out, HTTP 5xx). Raised by the
+    /// HTTP layer, never by this crate, which does no I/O.
+    GatewayUnreachable,
 }
 
 impl ErrorCode {
@@ -34,11 +46,15 @@ impl ErrorCode {
             ErrorCode::InvalidArgument => "ERR_ALIPAYHK_INVALID_ARGUMENT",
             ErrorCode::Internal => "ERR_ALIPAYHK_INTERNAL",
             ErrorCode::InvalidFile => "ERR_ALIPAYHK_INVALID_FILE",
+            ErrorCode::MalformedReply => "ERR_ALIPAYHK_MALFORMED_REPLY",
+            ErrorCode::ReplySignature => "ERR_ALIPAYHK_REPLY_SIGNATURE",
+            ErrorCode::GatewayError => "ERR_ALIPAYHK_GATEWAY_ERROR",
+            ErrorCode::GatewayUnreachable => "ERR_ALIPAYHK_GATEWAY_UNREACHABLE",
         }
     }
 
     /// Every code, for the typed union and for tests.
-    pub const ALL: [ErrorCode; 7] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::MissingParam,
         ErrorCode::InvalidParam,
         ErrorCode::InvalidKey,
@@ -46,6 +62,10 @@ impl ErrorCode {
         ErrorCode::InvalidArgument,
         ErrorCode::Internal,
         ErrorCode::InvalidFile,
+        ErrorCode::MalformedReply,
+        ErrorCode::ReplySignature,
+        ErrorCode::GatewayError,
+        ErrorCode::GatewayUnreachable,
     ];
 }
 
@@ -100,6 +120,10 @@ impl Error {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Error::new(ErrorCode::Internal, message)
+    }
+
+    pub fn malformed_reply(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::MalformedReply, message)
     }
 }
 

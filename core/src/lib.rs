@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod form;
+pub mod gateway;
 pub mod key_cache;
 pub mod keys;
 pub mod limits;

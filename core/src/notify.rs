@@ -109,3 +109,52 @@ pub fn is_paid(params: &[(String, String)]) -> bool {
         .iter()
         .any(|(k, v)| k == "trade_status" && (v == "TRADE_SUCCESS" || v == "TRADE_FINISHED"))
 }
+
+/// What a notification is about: a payment (protocol §4) or a refund (protocol §8.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NotifyKind {
+    /// `notify_type=trade_status_sync`, or no `notify_type` and a `trade_status`.
+    Payment,
+    /// `notify_type=refund_status_sync`, or no `notify_type` and a `refund_status`.
+    Refund,
+    /// Another `notify_type`, or neither status field.
+    Unknown,
+}
+
+impl NotifyKind {
+    /// `"payment"`, `"refund"`, `"unknown"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            NotifyKind::Payment => "payment",
+            NotifyKind::Refund => "refund",
+            NotifyKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// Tells a refund notification from a payment notification by `notify_type`. A refund
+/// notification has no `trade_status`, so `is_paid` is false for it; use this to route it.
+pub fn notify_kind(params: &[(String, String)]) -> NotifyKind {
+    let get = |n: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    match get("notify_type") {
+        Some("trade_status_sync") => NotifyKind::Payment,
+        Some("refund_status_sync") => NotifyKind::Refund,
+        Some(_) => NotifyKind::Unknown,
+        None if get("trade_status").is_some() => NotifyKind::Payment,
+        None if get("refund_status").is_some() => NotifyKind::Refund,
+        None => NotifyKind::Unknown,
+    }
+}
+
+impl NotifyVerification {
+    /// What the notification is about (read from its fields, verified or not: check `ok()`).
+    pub fn kind(&self) -> NotifyKind {
+        notify_kind(&self.params)
+    }
+}

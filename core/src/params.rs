@@ -254,7 +254,7 @@ fn value_text(name: &str, value: ParamValue) -> Result<Option<String>> {
 }
 
 /// The rules that keep `key="value"&…` unambiguous, whatever the variant of the protocol.
-fn check_safe_value(name: &str, value: &str) -> Result<()> {
+pub(crate) fn check_safe_value(name: &str, value: &str) -> Result<()> {
     // Control characters and `"` are ASCII, and no byte of a longer UTF-8 character is below
     // 0x80, so one byte scan clears nearly every value; the rest are looked at closely.
     if !any_byte(value, |b| b < 0x20 || b == 0x7f || b == b'"') {
@@ -361,7 +361,7 @@ fn required_hint(rule: &ParamRule) -> String {
     }
 }
 
-fn check_length(rule: &ParamRule, value: &str) -> Result<()> {
+pub(crate) fn check_length(rule: &ParamRule, value: &str) -> Result<()> {
     let n = value.chars().count();
     if n < rule.min_chars {
         return Err(Error::invalid(
@@ -383,7 +383,7 @@ fn check_length(rule: &ParamRule, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_value_rule(rule: &ParamRule, value: &str) -> Result<()> {
+pub(crate) fn check_value_rule(rule: &ParamRule, value: &str) -> Result<()> {
     let name = rule.name;
     let fail = |what: String| {
         Err(Error::invalid(
@@ -506,7 +506,7 @@ fn is_timeout(s: &str) -> bool {
     (1..=15 * 24 * 60).contains(&minutes)
 }
 
-fn is_http_url(s: &str) -> bool {
+pub(crate) fn is_http_url(s: &str) -> bool {
     let scheme = |p: &str| s.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
     let rest = if scheme("https://") {
         &s[8..]
