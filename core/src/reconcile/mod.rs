@@ -8,7 +8,8 @@
 //! - [`stream`]: the chunk-fed CSV record stream under every parser (bounded memory).
 //! - [`transactions`]: the transaction file (and the settlement files, same columns).
 //! - [`settlement`]: the settlement batch file.
-//! - [`report`]: the merchant's records, the streaming [`Reconciler`] and its [`Report`].
+//! - [`records`]: the merchant's records and the index they are looked up in.
+//! - [`report`]: the streaming [`Reconciler`] and its [`Report`].
 //!
 //! Parsing is tolerant of the documented quirks (values padded with spaces, a row with one
 //! field more than the header: the unnamed column between Fee and Settlement) and strict
@@ -18,6 +19,7 @@
 //! naming the line and column. No row is ever skipped silently.
 
 pub mod amount;
+pub mod records;
 pub mod report;
 pub mod settlement;
 pub mod stream;
@@ -25,8 +27,9 @@ pub mod transactions;
 pub mod values;
 
 pub use amount::Amount;
+pub use records::MerchantRecord;
 pub use report::{
-    reconcile, reconcile_reader, AlipayEntry, Counts, DayTotals, MerchantEntry, MerchantRecord, Mismatch,
+    reconcile, reconcile_reader, AlipayEntry, Counts, DayTotals, MerchantEntry, Mismatch,
     MismatchField, Reconciler, Report, SettlementCheck, Sums, DEFAULT_LIST_LIMIT,
 };
 pub use settlement::{

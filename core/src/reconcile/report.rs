@@ -27,60 +27,17 @@
 //! are compared with the settlement batch file's batches of that day and currency.
 
 use super::amount::Amount;
+use super::records::{AddError, Expected, MerchantRecord, RecordIndex};
 use super::settlement::SettlementBatch;
 use super::transactions::{Kind, TransactionReader, TransactionRecord, TransactionRow};
 use super::values::{Currency, Date, Timestamp};
 use crate::error::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
-use std::collections::HashMap;
 use std::io::Read;
 
 /// How many entries each list of the report holds unless told otherwise.
 pub const DEFAULT_LIST_LIMIT: usize = 10_000;
-
-/// A payment or a refund as the merchant's books hold it. Deserialised from camelCase
-/// (`{ kind: "payment", outTradeNo, amount: "12.30", currency: "HKD", time? }`, a refund
-/// also with `outReturnNo`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MerchantRecord {
-    pub kind: Kind,
-    /// The paid order; for a refund, the order it refunds.
-    pub out_trade_no: String,
-    /// The refund's own id (required for a refund, absent for a payment).
-    #[serde(default)]
-    pub out_return_no: Option<String>,
-    /// Positive; zero, one or two decimals (`"10"`, `"10.5"`, `"10.50"`).
-    pub amount: Amount,
-    pub currency: Currency,
-    #[serde(default)]
-    pub time: Option<Timestamp>,
-}
-
-impl MerchantRecord {
-    pub fn payment(out_trade_no: &str, amount: Amount, currency: Currency) -> Self {
-        MerchantRecord {
-            kind: Kind::Payment,
-            out_trade_no: out_trade_no.to_owned(),
-            out_return_no: None,
-            amount,
-            currency,
-            time: None,
-        }
-    }
-
-    pub fn refund(out_return_no: &str, out_trade_no: &str, amount: Amount, currency: Currency) -> Self {
-        MerchantRecord {
-            kind: Kind::Refund,
-            out_trade_no: out_trade_no.to_owned(),
-            out_return_no: Some(out_return_no.to_owned()),
-            amount,
-            currency,
-            time: None,
-        }
-    }
-}
 
 /// An Alipay row in a finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,15 +207,6 @@ pub struct Report {
     pub settled_without_batch: Vec<SettlementCheck>,
 }
 
-struct Expected {
-    amount: Amount,
-    currency: Currency,
-    time: Option<Timestamp>,
-    /// For a refund: the order it refunds.
-    out_trade_no: Option<Box<str>>,
-    seen: bool,
-}
-
 type Key = (u32, Currency);
 
 #[derive(Default, Clone, Copy)]
@@ -354,7 +302,13 @@ impl Findings {
     }
 
     #[cold]
-    fn mismatch(&mut self, row: &TransactionRecord<'_>, fields: Vec<MismatchField>, e: &Expected) {
+    fn mismatch(
+        &mut self,
+        row: &TransactionRecord<'_>,
+        fields: Vec<MismatchField>,
+        e: &Expected,
+        merchant_out_trade_no: Option<&str>,
+    ) {
         self.counts.mismatches += 1;
         if self.mismatches.len() < self.limit {
             let refund = row.kind == Kind::Refund;
@@ -373,7 +327,7 @@ impl Findings {
                 } else {
                     None
                 },
-                merchant_out_trade_no: e.out_trade_no.as_deref().map(str::to_owned),
+                merchant_out_trade_no: merchant_out_trade_no.map(str::to_owned),
             });
         }
     }
@@ -382,8 +336,8 @@ impl Findings {
 /// Reconciles in a stream: add every merchant record first, then push Alipay's rows one by
 /// one, then [`Reconciler::finish`].
 pub struct Reconciler {
-    payments: HashMap<Box<str>, Expected>,
-    refunds: HashMap<Box<str>, Expected>,
+    payments: RecordIndex,
+    refunds: RecordIndex,
     records: u64,
     rows: u64,
     matched: u64,
@@ -415,8 +369,8 @@ impl Reconciler {
     /// Room for this many payment and refund records up front.
     pub fn with_capacity(payments: usize, refunds: usize) -> Self {
         Reconciler {
-            payments: HashMap::with_capacity(payments),
-            refunds: HashMap::with_capacity(refunds),
+            payments: RecordIndex::with_capacity(payments),
+            refunds: RecordIndex::with_capacity(refunds),
             records: 0,
             rows: 0,
             matched: 0,
@@ -471,25 +425,18 @@ impl Reconciler {
         time: Option<Timestamp>,
     ) -> Result<()> {
         self.check_record(out_trade_no, "outTradeNo", amount)?;
-        if self.payments.contains_key(out_trade_no) {
-            return Err(record_error(
+        match self.payments.insert(out_trade_no, None, amount, currency, time) {
+            Ok(()) => {
+                self.records += 1;
+                Ok(())
+            }
+            Err(AddError::Duplicate) => Err(record_error(
                 self.records,
                 "outTradeNo",
                 format!("payment {out_trade_no:?} is given twice; each out_trade_no is paid once"),
-            ));
+            )),
+            Err(AddError::Full) => Err(too_many(self.records)),
         }
-        self.payments.insert(
-            out_trade_no.into(),
-            Expected {
-                amount,
-                currency,
-                time,
-                out_trade_no: None,
-                seen: false,
-            },
-        );
-        self.records += 1;
-        Ok(())
     }
 
     /// Adds a refund of the merchant's books: its own id and the order it refunds.
@@ -509,25 +456,23 @@ impl Reconciler {
                 "is empty; a refund names the out_trade_no it refunds",
             ));
         }
-        if self.refunds.contains_key(out_return_no) {
-            return Err(record_error(
+        match self
+            .refunds
+            .insert(out_return_no, Some(out_trade_no), amount, currency, time)
+        {
+            Ok(()) => {
+                self.records += 1;
+                Ok(())
+            }
+            Err(AddError::Duplicate) => Err(record_error(
                 self.records,
                 "outReturnNo",
-                format!("refund {out_return_no:?} is given twice; each out_return_no is one refund"),
-            ));
+                format!(
+                    "refund {out_return_no:?} is given twice; each out_return_no is one refund"
+                ),
+            )),
+            Err(AddError::Full) => Err(too_many(self.records)),
         }
-        self.refunds.insert(
-            out_return_no.into(),
-            Expected {
-                amount,
-                currency,
-                time,
-                out_trade_no: Some(out_trade_no.into()),
-                seen: false,
-            },
-        );
-        self.records += 1;
-        Ok(())
     }
 
     fn check_record(&self, id: &str, field: &str, amount: Amount) -> Result<()> {
@@ -558,8 +503,8 @@ impl Reconciler {
         match row.kind {
             Kind::Payment => match self.payments.get_mut(row.partner_transaction_id) {
                 None => self.findings.only_at_alipay(row),
-                Some(e) if e.seen => self.findings.duplicate(row),
-                Some(e) => {
+                Some((e, _)) if e.seen => self.findings.duplicate(row),
+                Some((e, _)) => {
                     e.seen = true;
                     let mut fields = Vec::new();
                     if row.amount != e.amount {
@@ -571,28 +516,26 @@ impl Reconciler {
                     if fields.is_empty() {
                         self.matched += 1;
                     } else {
-                        self.findings.mismatch(row, fields, e);
+                        self.findings.mismatch(row, fields, e, None);
                     }
                 }
             },
             Kind::Refund => {
                 let record = self.refunds.get_mut(row.partner_transaction_id);
                 let payment_known = row.original_partner_transaction_id.is_some_and(|o| {
-                    self.payments.contains_key(o)
-                        || record
-                            .as_ref()
-                            .is_some_and(|r| r.out_trade_no.as_deref() == Some(o))
+                    record.as_ref().is_some_and(|(_, of)| *of == Some(o))
+                        || self.payments.contains(o)
                 });
                 match record {
                     _ if !payment_known => {
-                        if let Some(e) = record {
+                        if let Some((e, _)) = record {
                             e.seen = true;
                         }
                         self.findings.refund_without_payment(row);
                     }
                     None => self.findings.only_at_alipay(row),
-                    Some(e) if e.seen => self.findings.duplicate(row),
-                    Some(e) => {
+                    Some((e, _)) if e.seen => self.findings.duplicate(row),
+                    Some((e, of)) => {
                         e.seen = true;
                         let mut fields = Vec::new();
                         if row.amount.abs() != e.amount {
@@ -601,13 +544,13 @@ impl Reconciler {
                         if row.currency != e.currency {
                             fields.push(MismatchField::Currency);
                         }
-                        if row.original_partner_transaction_id != e.out_trade_no.as_deref() {
+                        if row.original_partner_transaction_id != of {
                             fields.push(MismatchField::OutTradeNo);
                         }
                         if fields.is_empty() {
                             self.matched += 1;
                         } else {
-                            self.findings.mismatch(row, fields, e);
+                            self.findings.mismatch(row, fields, e, of);
                         }
                     }
                 }
@@ -669,15 +612,11 @@ impl Reconciler {
 
         let mut only_in_merchant = Vec::new();
         let mut unseen = 0u64;
-        for (kind, map) in [(Kind::Payment, &payments), (Kind::Refund, &refunds)] {
-            let mut ids: Vec<(&str, &Expected)> = map
-                .iter()
-                .filter(|(_, e)| !e.seen)
-                .map(|(id, e)| (&**id, e))
-                .collect();
+        for (kind, index) in [(Kind::Payment, &payments), (Kind::Refund, &refunds)] {
+            let mut ids: Vec<(&str, Option<&str>, &Expected)> = index.unseen().collect();
             unseen += ids.len() as u64;
-            ids.sort_unstable_by_key(|(id, _)| *id);
-            for (id, e) in ids {
+            ids.sort_unstable_by_key(|(id, _, _)| *id);
+            for (id, of, e) in ids {
                 if only_in_merchant.len() >= findings.limit {
                     break;
                 }
@@ -692,7 +631,7 @@ impl Reconciler {
                     },
                     Kind::Refund => MerchantEntry {
                         kind,
-                        out_trade_no: e.out_trade_no.as_deref().unwrap_or("").to_owned(),
+                        out_trade_no: of.unwrap_or("").to_owned(),
                         out_return_no: Some(id.to_owned()),
                         amount: e.amount,
                         currency: e.currency,
@@ -806,6 +745,14 @@ impl Reconciler {
             settled_without_batch,
         })
     }
+}
+
+fn too_many(index: u64) -> Error {
+    record_error(
+        index,
+        "outTradeNo",
+        "the records' ids pass 4 GiB; reconcile in smaller parts",
+    )
 }
 
 fn amount_of(total: i128) -> Result<Amount> {

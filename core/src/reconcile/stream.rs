@@ -173,10 +173,8 @@ impl RecordStream {
                     // `line()` counts the `\n` read so far. Take away those inside the record
                     // (quoted line breaks) and the one that ended it, if it was a `\n` (a
                     // `\r\n` ends at the `\r`: its `\n` is read with the next record).
-                    let inner = self.record[..self.record_len]
-                        .iter()
-                        .filter(|&&b| b == b'\n')
-                        .count() as u64;
+                    let inner =
+                        memchr::memchr_iter(b'\n', &self.record[..self.record_len]).count() as u64;
                     let ended_by_lf = u64::from(last_byte == Some(b'\n'));
                     self.line = self.core.line() - inner - ended_by_lf;
                     self.record_ready = true;
