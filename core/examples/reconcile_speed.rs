@@ -158,5 +158,8 @@ fn main() {
         report.ok,
         peak_rss_mib().unwrap_or(f64::NAN)
     );
-    assert_eq!(report.matched, rows, "the generated file and records should all match");
+    assert_eq!(
+        report.matched, rows,
+        "the generated file and records should all match"
+    );
 }

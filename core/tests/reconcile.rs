@@ -124,12 +124,18 @@ fn bom_crlf_last_line_without_end_blank_lines_quotes_and_padding() {
     assert_eq!(rows[1].line, 4);
     assert_eq!(rows[2].line, 7);
     assert_eq!(rows[2].kind, Kind::Refund);
-    assert_eq!(rows[2].original_partner_transaction_id.as_deref(), Some("A1"));
+    assert_eq!(
+        rows[2].original_partner_transaction_id.as_deref(),
+        Some("A1")
+    );
 }
 
 #[test]
 fn a_header_only_file_has_no_rows_and_an_empty_file_is_an_error() {
-    assert_eq!(parse(format!("{SAMPLE_HEADER}\n").as_bytes()).unwrap(), vec![]);
+    assert_eq!(
+        parse(format!("{SAMPLE_HEADER}\n").as_bytes()).unwrap(),
+        vec![]
+    );
     assert_eq!(parse(SAMPLE_HEADER.as_bytes()).unwrap(), vec![]);
     for empty in [&b""[..], b"\n\n", b"\xef\xbb\xbf", b"  \r\n"] {
         let err = parse(empty).unwrap_err();
@@ -165,36 +171,109 @@ fn each_bad_value_is_an_error_naming_its_line_and_column() {
     let cases: Vec<(&str, Edit, &str)> = vec![
         ("Amount", |l| l.amount = "1.5".into(), "two decimals"),
         ("Amount", |l| l.amount = "10".into(), "two decimals"),
-        ("Amount", |l| l.amount = "\"1,000.00\"".into(), "two decimals"),
+        (
+            "Amount",
+            |l| l.amount = "\"1,000.00\"".into(),
+            "two decimals",
+        ),
         ("Amount", |l| l.amount = "1.00e2".into(), "two decimals"),
         ("Amount", |l| l.amount = String::new(), "required"),
         ("Amount", |l| l.amount = "NaN".into(), "two decimals"),
-        ("Amount", |l| l.amount = "1000000000000.00".into(), "12 digits"),
+        (
+            "Amount",
+            |l| l.amount = "1000000000000.00".into(),
+            "12 digits",
+        ),
         ("Fee", |l| l.fee = "0.1".into(), "two decimals"),
-        ("Settlement", |l| l.settlement = "0.100".into(), "two decimals"),
-        ("Currency", |l| l.currency = "hkd".into(), "three capital letters"),
-        ("Currency", |l| l.currency = "HK".into(), "three capital letters"),
-        ("Currency", |l| l.currency = "HKDD".into(), "three capital letters"),
-        ("Currency", |l| l.currency = String::new(), "three capital letters"),
-        ("Payment_time", |l| l.payment_time = "05/02/2017 14:41:14".into(), "YYYY-MM-DD HH:MM:SS"),
-        ("Payment_time", |l| l.payment_time = "2017-02-30 14:41:14".into(), "real date"),
-        ("Payment_time", |l| l.payment_time = "2017-05-02 24:00:00".into(), "YYYY-MM-DD"),
-        ("Payment_time", |l| l.payment_time = String::new(), "YYYY-MM-DD"),
-        ("Settlement_time", |l| l.settlement_time = "2017-05-23".into(), "YYYY-MM-DD"),
-        ("Issue", |l| l.issue = "ALIPAY".into(), "ALIPAYCN or ALIPAYHK"),
-        ("Issue", |l| l.issue = "alipayhk".into(), "ALIPAYCN or ALIPAYHK"),
+        (
+            "Settlement",
+            |l| l.settlement = "0.100".into(),
+            "two decimals",
+        ),
+        (
+            "Currency",
+            |l| l.currency = "hkd".into(),
+            "three capital letters",
+        ),
+        (
+            "Currency",
+            |l| l.currency = "HK".into(),
+            "three capital letters",
+        ),
+        (
+            "Currency",
+            |l| l.currency = "HKDD".into(),
+            "three capital letters",
+        ),
+        (
+            "Currency",
+            |l| l.currency = String::new(),
+            "three capital letters",
+        ),
+        (
+            "Payment_time",
+            |l| l.payment_time = "05/02/2017 14:41:14".into(),
+            "YYYY-MM-DD HH:MM:SS",
+        ),
+        (
+            "Payment_time",
+            |l| l.payment_time = "2017-02-30 14:41:14".into(),
+            "real date",
+        ),
+        (
+            "Payment_time",
+            |l| l.payment_time = "2017-05-02 24:00:00".into(),
+            "YYYY-MM-DD",
+        ),
+        (
+            "Payment_time",
+            |l| l.payment_time = String::new(),
+            "YYYY-MM-DD",
+        ),
+        (
+            "Settlement_time",
+            |l| l.settlement_time = "2017-05-23".into(),
+            "YYYY-MM-DD",
+        ),
+        (
+            "Issue",
+            |l| l.issue = "ALIPAY".into(),
+            "ALIPAYCN or ALIPAYHK",
+        ),
+        (
+            "Issue",
+            |l| l.issue = "alipayhk".into(),
+            "ALIPAYCN or ALIPAYHK",
+        ),
         ("Issue", |l| l.issue = String::new(), "ALIPAYCN or ALIPAYHK"),
         ("Type", |l| l.kind = "C".into(), "P (payment) or R (refund)"),
-        ("Type", |l| l.kind = "PAYMENT".into(), "P (payment) or R (refund)"),
-        ("Status", |l| l.status = "S".into(), "P (done) or L (liquidated)"),
-        ("Status", |l| l.status = String::new(), "P (done) or L (liquidated)"),
+        (
+            "Type",
+            |l| l.kind = "PAYMENT".into(),
+            "P (payment) or R (refund)",
+        ),
+        (
+            "Status",
+            |l| l.status = "S".into(),
+            "P (done) or L (liquidated)",
+        ),
+        (
+            "Status",
+            |l| l.status = String::new(),
+            "P (done) or L (liquidated)",
+        ),
         ("Partner_transaction_id", |l| l.id = "  ".into(), "empty"),
         ("Transaction_id", |l| l.txid = String::new(), "empty"),
     ];
     for (column, edit, says) in cases {
-        let mut lines: Vec<Line> = (0..6).map(|i| Line::payment(&format!("A{i}"), 100 + i)).collect();
+        let mut lines: Vec<Line> = (0..6)
+            .map(|i| Line::payment(&format!("A{i}"), 100 + i))
+            .collect();
         edit(&mut lines[5]);
-        let err = assert_file_error(parse(file_of(&lines).as_bytes()), &format!("line 7, column {column}"));
+        let err = assert_file_error(
+            parse(file_of(&lines).as_bytes()),
+            &format!("line 7, column {column}"),
+        );
         assert!(err.message.contains(says), "{column}: {}", err.message);
     }
 }
@@ -229,10 +308,16 @@ fn a_row_with_too_few_or_too_many_fields_is_an_error_naming_its_line() {
 fn a_wrong_header_is_an_error_naming_the_column() {
     let row = Line::payment("A1", 100).text();
     let renamed = SAMPLE_HEADER.replace("Amount", "Amt");
-    let err = assert_file_error(parse(format!("{renamed}\n{row}\n").as_bytes()), "line 1, column 3");
+    let err = assert_file_error(
+        parse(format!("{renamed}\n{row}\n").as_bytes()),
+        "line 1, column 3",
+    );
     assert!(err.message.contains("\"Amount\""), "{}", err.message);
     let swapped = SAMPLE_HEADER.replace("Type,Status", "Status,Type");
-    assert_file_error(parse(format!("{swapped}\n{row}\n").as_bytes()), "line 1, column 11");
+    assert_file_error(
+        parse(format!("{swapped}\n{row}\n").as_bytes()),
+        "line 1, column 11",
+    );
     let short = SAMPLE_HEADER.replace(",Remarks", "");
     assert_file_error(parse(format!("{short}\n{row}\n").as_bytes()), "line 1");
     // A batch file given as a transaction file, and the other way round.
@@ -253,10 +338,22 @@ fn a_wrong_header_is_an_error_naming_the_column() {
 fn bad_settlement_batch_values_are_errors_naming_line_and_column() {
     let header = "Settle_batch_no,Settle_date,Amount,Fee,Settlement,Currency";
     for (row, field) in [
-        ("B1,2017-05-23 15:36:00,852.4,8.52,843.88,HKD", "line 3, column Amount"),
-        ("B1,2017-05-23 15:36:00,852.40,8.52,843.88,HK", "line 3, column Currency"),
-        ("B1,2017-05-23,852.40,8.52,843.88,HKD", "line 3, column Settle_date"),
-        (" ,2017-05-23 15:36:00,852.40,8.52,843.88,HKD", "line 3, column Settle_batch_no"),
+        (
+            "B1,2017-05-23 15:36:00,852.4,8.52,843.88,HKD",
+            "line 3, column Amount",
+        ),
+        (
+            "B1,2017-05-23 15:36:00,852.40,8.52,843.88,HK",
+            "line 3, column Currency",
+        ),
+        (
+            "B1,2017-05-23,852.40,8.52,843.88,HKD",
+            "line 3, column Settle_date",
+        ),
+        (
+            " ,2017-05-23 15:36:00,852.40,8.52,843.88,HKD",
+            "line 3, column Settle_batch_no",
+        ),
         ("B1,2017-05-23 15:36:00,852.40,8.52,843.88", "line 3"),
     ] {
         let file = format!("{header}\nB0,2017-05-23 15:36:00,1.00,0.01,0.99,HKD\n{row}\n");
@@ -272,7 +369,10 @@ fn the_first_error_is_final() {
     let mut parser = TransactionParser::new();
     parser.feed(file.as_bytes()).unwrap();
     parser.end();
-    assert_eq!(parser.next_row().unwrap().unwrap().partner_transaction_id, "A1");
+    assert_eq!(
+        parser.next_row().unwrap().unwrap().partner_transaction_id,
+        "A1"
+    );
     let first = parser.next_row().unwrap_err();
     assert_eq!(first.field.as_deref(), Some("line 3, column Currency"));
     assert_eq!(parser.next_row().unwrap_err(), first);
@@ -311,7 +411,11 @@ fn a_file_split_at_every_byte_position_gives_the_same_rows() {
     assert_eq!(whole.len(), 4);
     assert_eq!(whole[2].remarks, "with, comma\r\nand \"quotes\"");
     for cut in 0..=bytes.len() {
-        assert_eq!(parse_chunks([&bytes[..cut], &bytes[cut..]]).unwrap(), whole, "cut at {cut}");
+        assert_eq!(
+            parse_chunks([&bytes[..cut], &bytes[cut..]]).unwrap(),
+            whole,
+            "cut at {cut}"
+        );
     }
     for a in (0..bytes.len()).step_by(7) {
         for b in a..=bytes.len() {
@@ -326,7 +430,10 @@ fn a_file_split_at_every_byte_position_gives_the_same_rows() {
     let lf_rows = parse(lf.as_bytes()).unwrap();
     assert_eq!(lf_rows.len(), 4);
     for cut in 0..=lf.len() {
-        assert_eq!(parse_chunks([&lf.as_bytes()[..cut], &lf.as_bytes()[cut..]]).unwrap(), lf_rows);
+        assert_eq!(
+            parse_chunks([&lf.as_bytes()[..cut], &lf.as_bytes()[cut..]]).unwrap(),
+            lf_rows
+        );
     }
 }
 
@@ -339,7 +446,10 @@ fn an_error_is_the_same_wherever_the_file_is_split() {
     let whole = parse(bytes).unwrap_err();
     assert_eq!(whole.field.as_deref(), Some("line 8, column Status"));
     for cut in 0..=bytes.len() {
-        assert_eq!(parse_chunks([&bytes[..cut], &bytes[cut..]]).unwrap_err(), whole);
+        assert_eq!(
+            parse_chunks([&bytes[..cut], &bytes[cut..]]).unwrap_err(),
+            whole
+        );
     }
 }
 
@@ -359,7 +469,7 @@ impl<'a> Trickle<'a> {
 impl Read for Trickle<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.calls += 1;
-        if self.calls % 5 == 0 {
+        if self.calls.is_multiple_of(5) {
             return Err(std::io::ErrorKind::Interrupted.into());
         }
         let n = self.n.min(buf.len()).min(self.data.len());
@@ -431,7 +541,11 @@ fn everything_matched() {
     ];
     let report = report_of(
         &lines,
-        vec![payment("A1", 1000), payment("A2", 2050), refund("R1", "A1", 300)],
+        vec![
+            payment("A1", 1000),
+            payment("A2", 2050),
+            refund("R1", "A1", 300),
+        ],
         &[],
     );
     assert!(report.ok, "{report:#?}");
@@ -458,7 +572,11 @@ fn everything_matched() {
 fn missing_on_each_side() {
     let report = report_of(
         &[Line::payment("A1", 1000), Line::payment("X9", 700)],
-        vec![payment("A1", 1000), payment("M1", 500), refund("MR1", "A1", 100)],
+        vec![
+            payment("A1", 1000),
+            payment("M1", 500),
+            refund("MR1", "A1", 100),
+        ],
         &[],
     );
     assert!(!report.ok);
@@ -473,7 +591,13 @@ fn missing_on_each_side() {
         .iter()
         .map(|e| (e.kind, e.out_trade_no.as_str(), e.out_return_no.as_deref()))
         .collect();
-    assert_eq!(ids, [(Kind::Payment, "M1", None), (Kind::Refund, "A1", Some("MR1"))]);
+    assert_eq!(
+        ids,
+        [
+            (Kind::Payment, "M1", None),
+            (Kind::Refund, "A1", Some("MR1"))
+        ]
+    );
 }
 
 #[test]
@@ -481,8 +605,16 @@ fn amount_and_currency_mismatches() {
     let mut usd = Line::payment("A2", 2000);
     usd.currency = "USD".into();
     let report = report_of(
-        &[Line::payment("A1", 1001), usd, Line::refund("R1", "A1", 300)],
-        vec![payment("A1", 1000), payment("A2", 2000), refund("R1", "A1", 301)],
+        &[
+            Line::payment("A1", 1001),
+            usd,
+            Line::refund("R1", "A1", 300),
+        ],
+        vec![
+            payment("A1", 1000),
+            payment("A2", 2000),
+            refund("R1", "A1", 301),
+        ],
         &[],
     );
     assert!(!report.ok);
@@ -491,7 +623,10 @@ fn amount_and_currency_mismatches() {
     let m = &report.mismatches;
     assert_eq!(m[0].partner_transaction_id, "A1");
     assert_eq!(m[0].fields, [MismatchField::Amount]);
-    assert_eq!((m[0].alipay_amount, m[0].merchant_amount), (cents(1001), cents(1000)));
+    assert_eq!(
+        (m[0].alipay_amount, m[0].merchant_amount),
+        (cents(1001), cents(1000))
+    );
     assert_eq!(m[1].fields, [MismatchField::Currency]);
     assert_eq!(m[1].alipay_currency.as_str(), "USD");
     assert_eq!(m[1].merchant_currency.as_str(), "HKD");
@@ -510,7 +645,11 @@ fn refunds_without_their_payment() {
             Line::refund("R3", "OLD", 100),  // an older payment, known through the refund record
             Line::refund("R4", "NOPE", 100), // the books say R4 refunds A1
         ],
-        vec![payment("A1", 1000), refund("R3", "OLD", 100), refund("R4", "A1", 100)],
+        vec![
+            payment("A1", 1000),
+            refund("R3", "OLD", 100),
+            refund("R4", "A1", 100),
+        ],
         &[],
     );
     assert_eq!(report.counts.refunds_without_payment, 3);
@@ -535,7 +674,11 @@ fn a_refund_of_another_order_and_a_refund_unknown_to_the_books() {
             Line::refund("R1", "A2", 100),
             Line::refund("R2", "A1", 100),
         ],
-        vec![payment("A1", 1000), payment("A2", 1000), refund("R1", "A1", 100)],
+        vec![
+            payment("A1", 1000),
+            payment("A2", 1000),
+            refund("R1", "A1", 100),
+        ],
         &[],
     );
     assert_eq!(report.counts.mismatches, 1);
@@ -594,7 +737,10 @@ fn a_day_that_does_not_add_up_and_unsettled_rows() {
     assert!(!report.days[0].adds_up);
     assert_eq!(report.days[1].date.to_string(), "2017-05-03");
     assert_eq!(report.days[1].unsettled_count, 1);
-    assert!(report.days[1].adds_up, "no settled row: nothing to disagree");
+    assert!(
+        report.days[1].adds_up,
+        "no settled row: nothing to disagree"
+    );
     assert!(!report.ok);
 }
 
@@ -680,14 +826,19 @@ fn a_batch_that_does_not_match_its_rows_is_reported() {
     assert!(!report.settlements[1].matches);
     assert_eq!(report.settlements[1].row_count, 0);
     assert_eq!(report.settled_without_batch.len(), 1);
-    assert_eq!(report.settled_without_batch[0].date.to_string(), "2017-05-25");
+    assert_eq!(
+        report.settled_without_batch[0].date.to_string(),
+        "2017-05-25"
+    );
     assert_eq!(report.settled_without_batch[0].rows.amount, cents(10_000));
 }
 
 #[test]
 fn two_batches_on_one_day_are_summed() {
     let lines = rows_of_the_documented_batch();
-    let mut a = parse_settlement_batches(SAMPLE_BATCH.as_bytes()).unwrap().remove(0);
+    let mut a = parse_settlement_batches(SAMPLE_BATCH.as_bytes())
+        .unwrap()
+        .remove(0);
     let mut b = a.clone();
     b.batch_no = "B2".into();
     a.amount = cents(80000);
@@ -703,7 +854,9 @@ fn two_batches_on_one_day_are_summed() {
 
 #[test]
 fn lists_are_capped_and_counts_stay_exact() {
-    let lines: Vec<Line> = (0..50).map(|i| Line::payment(&format!("X{i}"), 100)).collect();
+    let lines: Vec<Line> = (0..50)
+        .map(|i| Line::payment(&format!("X{i}"), 100))
+        .collect();
     let file = file_of(&lines);
     let mut r = Reconciler::new();
     r.set_list_limit(10);
@@ -801,6 +954,9 @@ fn the_report_serialises_for_javascript() {
         r#"{"kind":"pay","outTradeNo":"A1","amount":"10","currency":"HKD"}"#,
         r#"{"kind":"payment","outTradeNo":"A1","amount":"10","currency":"HKD","time":"2017-02-30 00:00:00"}"#,
     ] {
-        assert!(serde_json::from_str::<MerchantRecord>(bad).is_err(), "{bad}");
+        assert!(
+            serde_json::from_str::<MerchantRecord>(bad).is_err(),
+            "{bad}"
+        );
     }
 }

@@ -128,9 +128,8 @@ impl Serialize for Amount {
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Amount::parse(&text).map_err(|e| {
-            serde::de::Error::custom(format!("amount {:?} {}", text, e.describe()))
-        })
+        Amount::parse(&text)
+            .map_err(|e| serde::de::Error::custom(format!("amount {:?} {}", text, e.describe())))
     }
 }
 
@@ -164,7 +163,11 @@ mod tests {
             b"--1.00",
             b"1.-0",
         ] {
-            assert_eq!(Amount::parse_exact(bad), Err(AmountError::Format), "{bad:?}");
+            assert_eq!(
+                Amount::parse_exact(bad),
+                Err(AmountError::Format),
+                "{bad:?}"
+            );
         }
         assert_eq!(Amount::parse_exact(b""), Err(AmountError::Empty));
         assert_eq!(
@@ -184,7 +187,19 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for cents in [0, 1, 9, 10, 99, 100, 12345, -1, -100, -12345, 99_999_999_999_999] {
+        for cents in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12345,
+            -1,
+            -100,
+            -12345,
+            99_999_999_999_999,
+        ] {
             let a = Amount(cents);
             assert_eq!(Amount::parse_exact(a.to_string().as_bytes()), Ok(a));
         }

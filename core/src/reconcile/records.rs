@@ -47,7 +47,12 @@ impl MerchantRecord {
         }
     }
 
-    pub fn refund(out_return_no: &str, out_trade_no: &str, amount: Amount, currency: Currency) -> Self {
+    pub fn refund(
+        out_return_no: &str,
+        out_trade_no: &str,
+        amount: Amount,
+        currency: Currency,
+    ) -> Self {
         MerchantRecord {
             kind: Kind::Refund,
             out_trade_no: out_trade_no.to_owned(),
@@ -170,7 +175,9 @@ impl RecordIndex {
 
     fn find(&self, hash: u64, id: &str) -> Option<u32> {
         self.table
-            .find(hash, |&p| &self.ids[self.records[p as usize].id.range()] == id)
+            .find(hash, |&p| {
+                &self.ids[self.records[p as usize].id.range()] == id
+            })
             .copied()
     }
 

@@ -60,9 +60,7 @@ impl AlipayEntry {
             kind: row.kind,
             partner_transaction_id: row.partner_transaction_id.to_owned(),
             transaction_id: row.transaction_id.to_owned(),
-            original_partner_transaction_id: row
-                .original_partner_transaction_id
-                .map(str::to_owned),
+            original_partner_transaction_id: row.original_partner_transaction_id.map(str::to_owned),
             amount: row.amount,
             currency: row.currency,
             payment_time: row.payment_time,
@@ -394,14 +392,23 @@ impl Reconciler {
     pub fn add(&mut self, record: MerchantRecord) -> Result<()> {
         match record.kind {
             Kind::Payment => {
-                if record.out_return_no.as_deref().is_some_and(|s| !s.is_empty()) {
+                if record
+                    .out_return_no
+                    .as_deref()
+                    .is_some_and(|s| !s.is_empty())
+                {
                     return Err(record_error(
                         self.records,
                         "outReturnNo",
                         "a payment has no outReturnNo; give kind \"refund\" for a refund",
                     ));
                 }
-                self.add_payment(&record.out_trade_no, record.amount, record.currency, record.time)
+                self.add_payment(
+                    &record.out_trade_no,
+                    record.amount,
+                    record.currency,
+                    record.time,
+                )
             }
             Kind::Refund => {
                 let out_return_no = record.out_return_no.as_deref().unwrap_or("");
@@ -425,7 +432,10 @@ impl Reconciler {
         time: Option<Timestamp>,
     ) -> Result<()> {
         self.check_record(out_trade_no, "outTradeNo", amount)?;
-        match self.payments.insert(out_trade_no, None, amount, currency, time) {
+        match self
+            .payments
+            .insert(out_trade_no, None, amount, currency, time)
+        {
             Ok(()) => {
                 self.records += 1;
                 Ok(())

@@ -340,18 +340,15 @@ mod tests {
     fn records(chunks: &[&[u8]]) -> Vec<(u64, Vec<String>)> {
         let mut s = RecordStream::new();
         let mut out = Vec::new();
-        let drain = |s: &mut RecordStream, out: &mut Vec<(u64, Vec<String>)>| loop {
-            match s.advance().unwrap() {
-                Step::Record => {
-                    let r = s.record();
-                    out.push((
-                        r.line,
-                        (0..r.len())
-                            .map(|i| String::from_utf8(r.field(i).to_vec()).unwrap())
-                            .collect(),
-                    ));
-                }
-                Step::NeedInput | Step::End => break,
+        let drain = |s: &mut RecordStream, out: &mut Vec<(u64, Vec<String>)>| {
+            while s.advance().unwrap() == Step::Record {
+                let r = s.record();
+                out.push((
+                    r.line,
+                    (0..r.len())
+                        .map(|i| String::from_utf8(r.field(i).to_vec()).unwrap())
+                        .collect(),
+                ));
             }
         };
         for c in chunks {

@@ -209,7 +209,11 @@ fn check_header(record: RawRecord<'_>) -> Result<Layout> {
         ));
     }
     for (i, want) in TRANSACTION_COLUMNS.iter().enumerate() {
-        let at = if header_has_unnamed && i >= UNNAMED_AT { i + 1 } else { i };
+        let at = if header_has_unnamed && i >= UNNAMED_AT {
+            i + 1
+        } else {
+            i
+        };
         let got = record.field(at);
         if !got.eq_ignore_ascii_case(want.as_bytes()) {
             return Err(column_error(
@@ -276,7 +280,9 @@ fn amount_error(r: &RawRecord<'_>, bytes: &[u8], column: usize, e: AmountError) 
         shown(bytes)
     };
     let message = match e {
-        AmountError::Empty => format!("{what}; an amount with two decimals is required, e.g. 12.30"),
+        AmountError::Empty => {
+            format!("{what}; an amount with two decimals is required, e.g. 12.30")
+        }
         _ => format!("{what} {}", e.describe()),
     };
     column_error(r.line, TRANSACTION_COLUMNS[column], message)
@@ -327,7 +333,13 @@ fn decode<'a>(layout: Layout, r: RawRecord<'a>) -> Result<TransactionRecord<'a>>
         }
     };
     // Where column `i` of TRANSACTION_COLUMNS is in this row.
-    let at = |i: usize| if with_unnamed && i >= UNNAMED_AT { i + 1 } else { i };
+    let at = |i: usize| {
+        if with_unnamed && i >= UNNAMED_AT {
+            i + 1
+        } else {
+            i
+        }
+    };
 
     let currency_bytes = r.field(at(CURRENCY));
     let currency = Currency::parse(currency_bytes).ok_or_else(|| {
