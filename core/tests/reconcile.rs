@@ -960,3 +960,51 @@ fn the_report_serialises_for_javascript() {
         );
     }
 }
+
+#[test]
+fn merchant_records_from_json_an_array_or_lines() {
+    let lines = [
+        Line::payment("A1", 1000),
+        Line::payment("A\"2", 2050),
+        Line::refund("R1", "A1", 300),
+    ];
+    // The id with a quote comes escaped in JSON; other fields of a ledger line are ignored.
+    let array = br#" [ {"kind":"payment","outTradeNo":"A1","amount":"10","currency":"HKD","status":"paid"},
+        {"kind":"payment","out_trade_no":"A\"2","amount":"20.5","currency":"HKD","time":"2017-05-02 14:41:14"},
+        {"kind":"refund","outTradeNo":"A1","outReturnNo":"R1","amount":"3.00","currency":"HKD"} ] "#;
+    let json_lines = br#"{"kind":"payment","outTradeNo":"A1","amount":"10","currency":"HKD"}
+{"kind":"payment","outTradeNo":"A\"2","amount":"20.50","currency":"HKD"}
+{"kind":"refund","outTradeNo":"A1","out_return_no":"R1","amount":"3","currency":"HKD"}
+"#;
+    let file = file_of(&lines);
+    for json in [&array[..], json_lines] {
+        let mut r = Reconciler::new();
+        assert_eq!(r.add_json_records(json).unwrap(), 3);
+        let mut reader = TransactionReader::new(file.as_bytes());
+        while let Some(row) = reader.next_row().unwrap() {
+            r.push(&row);
+        }
+        let report = r.finish(&[]).unwrap();
+        assert!(report.ok, "{report:#?}");
+        assert_eq!(report.matched, 3);
+    }
+
+    let refused: [(&[u8], &str, &str); 8] = [
+        (br#"[{"kind":"payment","outTradeNo":"A1","amount":10,"currency":"HKD"}]"#, "merchantRecords[0]", "amount"),
+        (br#"{"kind":"payment","outTradeNo":"A1","amount":"10.001","currency":"HKD"}"#, "merchantRecords[0].amount", "two decimals"),
+        (br#"{"kind":"payment","outTradeNo":"A1","amount":"1","currency":"hkd"}"#, "merchantRecords[0].currency", "capital"),
+        (br#"{"kind":"payment","outTradeNo":"A1","amount":"1","currency":"HKD","time":"2017-02-30 00:00:00"}"#, "merchantRecords[0].time", "YYYY"),
+        (br#"{"kind":"paid","outTradeNo":"A1","amount":"1","currency":"HKD"}"#, "merchantRecords[0]", "payment"),
+        (br#"{"kind":"refund","outTradeNo":"A1","amount":"1","currency":"HKD"}"#, "merchantRecords[0].outReturnNo", "empty"),
+        (br#"{"kind":"payment","outTradeNo":"A1","amount":"1","currency":"HKD"} {"kind":"payment","outTradeNo":"A1","amount":"1","currency":"HKD"}"#, "merchantRecords[1].outTradeNo", "twice"),
+        (br#"[{"kind":"payment","outTradeNo":"A1","amount":"1","currency":"HKD"}, oops]"#, "merchantRecords[1]", "expected"),
+    ];
+    for (json, field, says) in refused {
+        let err = Reconciler::new().add_json_records(json).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidArgument, "{err:?}");
+        assert_eq!(err.field.as_deref(), Some(field), "{err:?}");
+        assert!(err.message.contains(says), "{}", err.message);
+    }
+    assert_eq!(Reconciler::new().add_json_records(b"[]").unwrap(), 0);
+    assert_eq!(Reconciler::new().add_json_records(b"  \n").unwrap(), 0);
+}

@@ -9,6 +9,7 @@
 //! - [`transactions`]: the transaction file (and the settlement files, same columns).
 //! - [`settlement`]: the settlement batch file.
 //! - [`records`]: the merchant's records and the index they are looked up in.
+//! - [`json`]: merchant records from JSON (an array or JSON lines) in one call.
 //! - [`report`]: the streaming [`Reconciler`] and its [`Report`].
 //!
 //! Parsing is tolerant of the documented quirks (values padded with spaces, a row with one
@@ -19,6 +20,7 @@
 //! naming the line and column. No row is ever skipped silently.
 
 pub mod amount;
+pub mod json;
 pub mod records;
 pub mod report;
 pub mod settlement;

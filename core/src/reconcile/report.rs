@@ -381,6 +381,16 @@ impl Reconciler {
         }
     }
 
+    /// Merchant records added so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Alipay rows pushed so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
     /// How many entries each list of the report may hold (the counts stay exact).
     pub fn set_list_limit(&mut self, limit: usize) {
         self.findings.limit = limit;
