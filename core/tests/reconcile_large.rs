@@ -93,9 +93,7 @@ fn a_million_rows_in_bounded_memory() {
         parser.feed(&chunk[..take]).unwrap();
         bytes += take;
         chunk.drain(..take);
-        while let Some(row) = parser.next_row().unwrap() {
-            reconciler.push(&row);
-        }
+        reconciler.push_all(&mut parser).unwrap();
         most_buffered = most_buffered.max(parser.buffered_bytes());
         if chunk.is_empty() && next == ROWS {
             break;

@@ -5,7 +5,8 @@
 //!
 //! - [`amount`]: money as exact cents.
 //! - [`values`]: currency codes, dates and times as the files write them.
-//! - [`stream`]: the chunk-fed CSV record stream under every parser (bounded memory).
+//! - `stream` (private): the chunk-fed CSV record stream under every parser (bounded memory:
+//!   one chunk and one record of at most [`MAX_RECORD_BYTES`]).
 //! - [`transactions`]: the transaction file (and the settlement files, same columns).
 //! - [`settlement`]: the settlement batch file.
 //! - [`records`]: the merchant's records and the index they are looked up in.
@@ -24,7 +25,7 @@ pub mod json;
 pub mod records;
 pub mod report;
 pub mod settlement;
-pub mod stream;
+mod stream;
 pub mod transactions;
 pub mod values;
 
@@ -38,6 +39,7 @@ pub use settlement::{
     parse_settlement_batches, read_settlement_batches, SettlementBatch, SettlementBatchParser,
     SETTLEMENT_BATCH_COLUMNS,
 };
+pub use stream::{MAX_FIELDS, MAX_RECORD_BYTES};
 pub use transactions::{
     Issue, Kind, Status, TransactionParser, TransactionReader, TransactionRecord, TransactionRow,
     TRANSACTION_COLUMNS,

@@ -29,7 +29,9 @@
 use super::amount::Amount;
 use super::records::{AddError, Expected, MerchantRecord, RecordIndex};
 use super::settlement::SettlementBatch;
-use super::transactions::{Kind, TransactionReader, TransactionRecord, TransactionRow};
+use super::transactions::{
+    Kind, TransactionParser, TransactionReader, TransactionRecord, TransactionRow,
+};
 use super::values::{Currency, Date, Timestamp};
 use crate::error::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
@@ -576,6 +578,17 @@ impl Reconciler {
                 }
             }
         }
+    }
+
+    /// Pushes every row the parser holds complete (after a `feed`, or after `end`), and
+    /// answers how many: `parser.feed(chunk)?; reconciler.push_all(&mut parser)?;`.
+    pub fn push_all(&mut self, parser: &mut TransactionParser) -> Result<u64> {
+        let mut n = 0;
+        while let Some(row) = parser.next_row()? {
+            self.push(&row);
+            n += 1;
+        }
+        Ok(n)
     }
 
     #[inline]
