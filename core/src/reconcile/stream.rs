@@ -305,10 +305,6 @@ impl<'a> RawRecord<'a> {
         self.ends.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
     /// Field `i` (from 0) with spaces and tabs around it removed.
     #[inline]
     pub fn field(&self, i: usize) -> &'a [u8] {
