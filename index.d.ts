@@ -61,11 +61,13 @@ export interface AsyncBuildOptions extends BuildOptions {
 /** An RSA private key: PKCS#8 or PKCS#1 PEM, the bare base64 body of either, or DER bytes. */
 export type PrivateKeyInput = string | Buffer | Uint8Array
 
-/** The key to sign with: an object naming the sign type, a private-key string (signed as `RSA`), or an `OrderSigner`. */
+/**
+ * The key to sign with: an object naming the sign type, or an `OrderSigner`. The sign type is
+ * never chosen for you: it must be the one your AlipayHK merchant portal is set to.
+ */
 export type SigningKey =
   | { signType: 'RSA' | 'RSA2'; privateKey: PrivateKeyInput }
   | { signType: 'MD5'; md5Key: string }
-  | string
   | OrderSigner
 
 /** The errors this package throws: a plain `Error` (a `TypeError` for `ERR_ALIPAYHK_INVALID_ARGUMENT`) with a stable `code`. */
@@ -78,8 +80,14 @@ export interface AlipayHKError extends Error {
 /** An RSA public key: SubjectPublicKeyInfo PEM or bare base64 (`MIGf…`, `MIIBIj…`), PKCS#1 PEM, or DER bytes. */
 export type PublicKeyInput = string | Buffer | Uint8Array
 
-/** The key that checks what Alipay sends: **Alipay's** public key (never your own), or the MD5 key. */
-export type AlipayVerifyKey = { alipayPublicKey: PublicKeyInput } | { md5Key: string }
+/**
+ * The key that checks what Alipay sends: **Alipay's** public key (never your own; a list of
+ * them during a key rotation), or the MD5 key. `acceptSignTypes` pins the sign types a
+ * message may claim (default: RSA and RSA2 for a public key, MD5 for the MD5 key).
+ */
+export type AlipayVerifyKey =
+  | { alipayPublicKey: PublicKeyInput | PublicKeyInput[]; acceptSignTypes?: SignType[] }
+  | { md5Key: string; acceptSignTypes?: SignType[] }
 
 /** The key that checks an orderStr as Alipay's gateway would: the merchant's own public key, or the MD5 key. */
 export type MerchantVerifyKey = { publicKey: PublicKeyInput } | { md5Key: string }
@@ -96,6 +104,7 @@ export type NotifyBody = string | Buffer | Uint8Array | URLSearchParams | Record
  */
 export type VerifyReason =
   | 'BAD_SIGNATURE'
+  | 'SIGN_TYPE_NOT_ACCEPTED'
   | 'MISSING_SIGN'
   | 'UNSUPPORTED_SIGN_TYPE'
   | 'MALFORMED'
@@ -106,32 +115,74 @@ export type VerifyReason =
   | 'TEXT_OUTSIDE_QUOTES'
   | 'UNQUOTED_VALUE'
 
-/** The outcome of `verifyNotify`. Trust `params` only when `ok` is true. */
-export interface NotifyVerification {
-  ok: boolean
-  /** Why it failed, when `ok` is false. */
-  reason?: 'BAD_SIGNATURE' | 'MISSING_SIGN' | 'UNSUPPORTED_SIGN_TYPE' | 'MALFORMED'
-  /** A sentence for logs, when `ok` is false. Never holds key material. */
-  message?: string
-  /** `sign_type` as sent (`''` when absent). */
+/** Why a notification or result did not verify. */
+export type NotifyFailureReason =
+  | 'BAD_SIGNATURE'
+  | 'MISSING_SIGN'
+  | 'UNSUPPORTED_SIGN_TYPE'
+  | 'SIGN_TYPE_NOT_ACCEPTED'
+  | 'MALFORMED'
+
+/** What a notification is about: a payment (`trade_status_sync`) or a refund (`refund_status_sync`). */
+export type NotifyKind = 'payment' | 'refund' | 'unknown'
+
+/** What a notification handler does (see `decideNotify` and the README's decision table). */
+export type NotifyAction =
+  | 'RECORD_PAYMENT'
+  | 'RECORD_CLOSED'
+  | 'RECORD_REFUND'
+  | 'RECORD_REFUND_FAILURE'
+  | 'NOTHING'
+  | 'INVESTIGATE'
+  | 'REJECT'
+
+/** A notification that verified: `notification` is what `isPaid`, `checkNotifyMatchesOrder` and `decideNotify` take. */
+export interface NotifyVerified {
+  ok: true
+  /** `sign_type` as sent. */
   signType: string
-  /** Every field as decoded, `sign` and `sign_type` included (empty when the body was malformed). */
-  params: Record<string, string>
+  /** SHA-256 hex of the key that verified it (one of several during a key rotation). */
+  keyFingerprint: string
+  notification: VerifiedNotification
 }
 
-/** The outcome of `verifyTradePayResult`. */
-export interface TradePayVerification {
-  ok: boolean
-  reason?: 'BAD_SIGNATURE' | 'MISSING_SIGN' | 'UNSUPPORTED_SIGN_TYPE' | 'MALFORMED'
-  message?: string
-  /** Verified, `success="true"`, and `resultStatus` 9000 where one was given. */
-  success: boolean
-  /** The `resultStatus` of the whole text, when the whole text was given. */
-  resultStatus?: string
+/** A notification that did not verify: nothing in it can be trusted. */
+export interface NotifyUnverified {
+  ok: false
+  reason: NotifyFailureReason
+  /** A sentence for logs. Never holds key material. */
+  message: string
+  /** `sign_type` as sent (`''` when absent). */
   signType: string
-  /** The result's parameters without their quotes. */
-  params: Record<string, string>
+  /** The fields as decoded, for logging only: NOT verified (empty when the body was malformed). */
+  unverifiedParams: Record<string, string>
 }
+
+/** The outcome of `verifyNotify`: check `ok` before anything else. */
+export type NotifyVerification = NotifyVerified | NotifyUnverified
+
+/** The outcome of `verifyTradePayResult`: `params` only when it verified. */
+export type TradePayVerification =
+  | {
+      ok: true
+      /** `success="true"`, and `resultStatus` 9000 where one was given. */
+      success: boolean
+      /** The `resultStatus` of the whole text, when the whole text was given. */
+      resultStatus?: string
+      signType: string
+      /** The result's parameters without their quotes. */
+      params: Record<string, string>
+    }
+  | {
+      ok: false
+      reason: NotifyFailureReason
+      message: string
+      success: false
+      resultStatus?: string
+      signType: string
+      /** For logging only: NOT verified. */
+      unverifiedParams: Record<string, string>
+    }
 
 /** An orderStr taken apart by `parseOrderStr`. */
 export interface ParsedOrderStr {
@@ -162,11 +213,14 @@ export interface OrderStrVerification {
   signatureChecked: boolean
 }
 
-/** Your own order, to hold a verified notification against. Only the fields given are compared. */
+/**
+ * Your own order, to hold a verified notification against. The order number and the amount
+ * are required; `currency` and `sellerId` are compared when given. Unknown fields are refused.
+ */
 export interface ExpectedOrder {
-  outTradeNo?: string
+  outTradeNo: string
   /** Compared as a decimal: `'0.1'` equals `'0.10'`. */
-  totalFee?: string | number
+  totalFee: string | number
   currency?: string
   /** Compared with the notification's `seller_id`. */
   sellerId?: string
@@ -180,12 +234,21 @@ export declare const TRADE_PAY_RESULT_CODES: Readonly<Record<TradePayResultCode,
 
 /** `new AlipayHK(config)`: one merchant account. */
 export type AlipayHKConfig = {
-  /** 16 digits starting with 2088. */
+  /** The partner ID (PID): 16 digits starting with 2088, from AlipayHK's merchant portal (not the ClientId). */
   partner: string
   /** Defaults to `partner`. */
   sellerId?: string
-  /** Alipay's public key, from the merchant portal: needed to verify notifications and results (RSA). */
-  alipayPublicKey?: PublicKeyInput
+  /**
+   * Alipay's public key, from the merchant portal: needed to verify notifications and results
+   * (RSA). During a key rotation, a list: the current key and the next.
+   */
+  alipayPublicKey?: PublicKeyInput | PublicKeyInput[]
+  /**
+   * The sign types accepted on notifications and results. Default: `[signType]` alone, so a
+   * notification labelled `RSA` (SHA-1) is refused by an `RSA2` account. Widen it only while
+   * the account moves between sign types, e.g. `['RSA2', 'RSA']`.
+   */
+  acceptSignTypes?: SignType[]
 } & ({ signType: 'RSA' | 'RSA2'; privateKey: PrivateKeyInput } | { signType: 'MD5'; md5Key: string })
 
 /** An order for `AlipayHK#buildOrderStr`. */
@@ -261,6 +324,16 @@ export declare class AlipayHK {
   get signType(): SignType
   /** SHA-256 hex of the merchant's public key (or of the MD5 key). */
   get fingerprint(): string
+  /**
+   * SHA-256 hex of each of Alipay's public keys held (several during a key rotation);
+   * what `keyFingerprint` of a verified notification is one of.
+   */
+  get alipayKeyFingerprints(): Array<string>
+  /**
+   * The sign types accepted on notifications and results (`acceptSignTypes`; by default
+   * the configured `signType` alone).
+   */
+  get acceptSignTypes(): SignType[]
 }
 
 /**
@@ -295,6 +368,30 @@ export declare class OrderSigner {
    * tells which key is loaded without showing it.
    */
   get fingerprint(): string
+}
+
+/**
+ * A notification whose signature verified: the only thing `isPaid`, `checkNotifyMatchesOrder`
+ * and `decideNotify` take. It cannot be made from JavaScript (there is no constructor), so a
+ * plain object of fields, verified or not, can never stand in for it.
+ */
+export declare class VerifiedNotification {
+  /** Every field as sent, `sign` and `sign_type` included: a frozen copy. */
+  get params(): Readonly<Record<string, string>>
+  /** One field, or `undefined`. */
+  get(name: string): string | null
+  /** `'payment'` (trade_status_sync), `'refund'` (refund_status_sync) or `'unknown'`. */
+  get kind(): NotifyKind
+  /** `out_trade_no`: the order to look up. */
+  get outTradeNo(): string | null
+  /** `trade_status` (payments), or `undefined`. */
+  get tradeStatus(): string | null
+  /** `'RSA'`, `'RSA2'` or `'MD5'`: the sign type that verified. */
+  get signType(): SignType
+  /** SHA-256 hex of the key that verified it (one of several during a key rotation). */
+  get keyFingerprint(): string
+  /** `trade_status` is TRADE_SUCCESS or TRADE_FINISHED. */
+  isPaid(): boolean
 }
 
 /**
@@ -348,19 +445,57 @@ export declare function buildOrderStrAsync(params: OrderParams, key: SigningKey,
 
 /**
  * Every way a verified notification disagrees with your own order: `out_trade_no`,
- * `total_fee` (as decimals: `0.1` equals `0.10`), `currency` and the seller. Empty when
- * all agree. Only the fields you give in `expected` are compared.
+ * `total_fee` (as decimals: `0.1` equals `0.10`), and `currency` and `seller_id` when your
+ * order gives them. A field your order names but the notification lacks is a mismatch.
+ * Empty when all agree.
  */
-export declare function checkNotifyMatchesOrder(params: Record<string, string>, expected: ExpectedOrder): string[]
-
-/** Every `code` an error from this package can carry. */
-export type ErrorCode = 'ERR_ALIPAYHK_MISSING_PARAM' | 'ERR_ALIPAYHK_INVALID_PARAM' | 'ERR_ALIPAYHK_INVALID_KEY' | 'ERR_ALIPAYHK_SIGN_TYPE' | 'ERR_ALIPAYHK_INVALID_ARGUMENT' | 'ERR_ALIPAYHK_INTERNAL'
+export declare function checkNotifyMatchesOrder(notification: VerifiedNotification, expected: ExpectedOrder): NotifyMismatch[]
 
 /**
- * `trade_status` is TRADE_SUCCESS or TRADE_FINISHED (cross-border accounts report a paid
- * order as TRADE_FINISHED). Use it on verified params only.
+ * The decision table (README, "Handling a notification"): a verification from
+ * `verifyNotify`, and your order for its `out_trade_no` (`null` when you have none).
  */
-export declare function isPaid(params: Record<string, string>): boolean
+export declare function decideNotify(verification: NotifyVerification, expected?: ExpectedOrder | null): NotifyDecision
+
+/** Every `code` an error from this package can carry. */
+export type ErrorCode = 'ERR_ALIPAYHK_MISSING_PARAM' | 'ERR_ALIPAYHK_INVALID_PARAM' | 'ERR_ALIPAYHK_INVALID_KEY' | 'ERR_ALIPAYHK_SIGN_TYPE' | 'ERR_ALIPAYHK_INVALID_ARGUMENT' | 'ERR_ALIPAYHK_INTERNAL' | 'ERR_ALIPAYHK_MALFORMED_REPLY' | 'ERR_ALIPAYHK_REPLY_SIGNATURE' | 'ERR_ALIPAYHK_GATEWAY_ERROR' | 'ERR_ALIPAYHK_GATEWAY_UNREACHABLE' | 'ERR_ALIPAYHK_INVALID_FILE'
+
+/**
+ * `trade_status` of a verified notification is TRADE_SUCCESS or TRADE_FINISHED
+ * (cross-border accounts report a paid order as TRADE_FINISHED).
+ */
+export declare function isPaid(notification: VerifiedNotification): boolean
+
+/** What a notification handler does with a notification, and what it answers Alipay. */
+export interface NotifyDecision {
+  /**
+   * `RECORD_PAYMENT`, `RECORD_CLOSED`, `RECORD_REFUND`, `RECORD_REFUND_FAILURE`, `NOTHING`,
+   * `INVESTIGATE` or `REJECT` (see the README's decision table).
+   */
+  action: NotifyAction
+  /**
+   * The exact body to answer Alipay with, once the action is done: `success` stops the
+   * retries, `fail` asks for them.
+   */
+  answer: 'success' | 'fail'
+  kind: NotifyKind
+  /** How it disagrees with your order, when that is why the action is `INVESTIGATE`. */
+  mismatches: Array<NotifyMismatch>
+  /** A sentence for logs. */
+  message: string
+}
+
+/** One way a verified notification disagrees with your order. */
+export interface NotifyMismatch {
+  /** The notification's field: `out_trade_no`, `total_fee`, `currency` or `seller_id`. */
+  field: string
+  /** What the notification says (`undefined` when it lacks the field). */
+  notification?: string
+  /** What your order says. */
+  order: string
+  /** A sentence for logs. */
+  message: string
+}
 
 /**
  * The URL of the notify_verify check: a GET to it answers `true` for a genuine `notify_id`.

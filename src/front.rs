@@ -2,15 +2,16 @@
 //! in, orderStr out; notifications and tradePay results checked with Alipay's key.
 
 use crate::convert::{
-    describe, is_nullish, key_bytes_of, options_of, own_key_names, param_value_of, params_of,
+    describe, is_nullish, options_of, own_key_names, param_value_of, params_of,
 };
 use crate::js_error::{run, Outcome};
 use crate::signer_of_object;
 use crate::verify_api::{
-    md5_key_of, notify_body_of, notify_result, text_arg, trade_pay_result, verify_notify_with,
+    md5_key_of, notify_body_of, notify_result, public_keys_of, sign_types_of, text_arg,
+    trade_pay_result, verify_notify_with,
 };
 use alipayhk_pay_core::merchant::{self, Merchant, Order};
-use alipayhk_pay_core::{order_str, Error, OrderParams, RsaPublicKey, SignType, Signer, VerifyKey};
+use alipayhk_pay_core::{order_str, Error, OrderParams, SignType, Signer, VerifyKey};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ const CONFIG_FIELDS: &[&str] = &[
     "privateKey",
     "md5Key",
     "alipayPublicKey",
+    "acceptSignTypes",
 ];
 const ORDER_FIELDS: &[&str] = &[
     "outTradeNo",
@@ -96,64 +98,60 @@ impl AlipayHK {
                 "{ partner, signType, privateKey | md5Key, alipayPublicKey? }",
             )?;
             reject_unknown(&env, &object, CONFIG_FIELDS, "config")?;
-            let partner =
-                match crate::convert::own_field(&object, "partner")? {
-                    p if is_nullish(&p)? => return Err(Error::missing(
-                        "partner",
-                        "config.partner is required: the 16-digit partner ID starting with 2088",
-                    )
-                    .into()),
-                    p => text_arg(&p, "partner")?,
-                };
-            if !(partner.len() == 16
-                && partner.starts_with("2088")
-                && partner.bytes().all(|b| b.is_ascii_digit()))
-            {
-                return Err(Error::invalid(
-                    "partner",
-                    "config.partner must be 16 digits starting with 2088",
-                )
-                .into());
-            }
-            let seller: Unknown = crate::convert::own_field(&object, "sellerId")?;
-            let seller_id = if is_nullish(&seller)? {
-                None
-            } else {
-                let id = text_arg(&seller, "sellerId")?;
-                if id.is_empty() {
-                    return Err(Error::invalid(
-                        "sellerId",
-                        "config.sellerId is empty; leave it out to use the partner ID as the seller",
-                    )
-                    .into());
-                }
-                Some(id)
-            };
-            let signer = signer_of_object(&object)?;
-            let alipay_public: Unknown = crate::convert::own_field(&object, "alipayPublicKey")?;
-            let alipay_key = if !is_nullish(&alipay_public)? {
-                let bytes = key_bytes_of(&alipay_public, "config.alipayPublicKey")?;
-                let key = RsaPublicKey::parse(bytes.input())?;
-                if signer.public_key_der() == Some(key.der()) {
-                    return Err(Error::key(
-                        "config.alipayPublicKey is your own public key (the public half of privateKey). Notifications and results are signed by Alipay: use Alipay's public key from the merchant portal, not the one you uploaded",
-                    )
-                    .into());
-                }
-                Some(Arc::new(if signer.sign_type() == SignType::Md5 {
-                    let md5: Unknown = crate::convert::own_field(&object, "md5Key")?;
-                    VerifyKey::Both(key, md5_key_of(&md5, "config.md5Key")?)
+            let text_field = |name: &str| -> Outcome<Option<String>> {
+                let value: Unknown = crate::convert::own_field(&object, name)?;
+                Ok(if is_nullish(&value)? {
+                    None
                 } else {
-                    VerifyKey::Rsa(key)
-                }))
-            } else if signer.sign_type() == SignType::Md5 {
+                    Some(text_arg(&value, name)?)
+                })
+            };
+            let partner = text_field("partner")?.ok_or_else(|| {
+                Error::missing(
+                    "partner",
+                    "config.partner is required: the 16-digit partner ID (PID) starting with 2088 from AlipayHK's merchant portal",
+                )
+            })?;
+            let seller_id = text_field("sellerId")?;
+            let merchant = Merchant::new(&partner, seller_id.as_deref())?;
+            let signer = signer_of_object(&object, "config")?;
+            let alipay_public: Unknown = crate::convert::own_field(&object, "alipayPublicKey")?;
+            let md5 = || -> Outcome<_> {
                 let md5: Unknown = crate::convert::own_field(&object, "md5Key")?;
-                Some(Arc::new(VerifyKey::Md5(md5_key_of(&md5, "config.md5Key")?)))
+                md5_key_of(&md5, "config.md5Key")
+            };
+            let key = if !is_nullish(&alipay_public)? {
+                let key = public_keys_of(&alipay_public, "config.alipayPublicKey")?;
+                key.refuse_own_key(signer.public_key_der(), "config.alipayPublicKey")?;
+                Some(if signer.sign_type() == SignType::Md5 {
+                    key.with_md5(md5()?)
+                } else {
+                    key
+                })
+            } else if signer.sign_type() == SignType::Md5 {
+                Some(VerifyKey::md5(md5()?))
             } else {
                 None
+            };
+            // Messages from Alipay are accepted in the configured sign type only, unless the
+            // account widens it (a migration between RSA and RSA2).
+            let accept: Unknown = crate::convert::own_field(&object, "acceptSignTypes")?;
+            let accepted = sign_types_of(&env, &accept, "config.acceptSignTypes")?
+                .unwrap_or_else(|| vec![signer.sign_type()]);
+            let alipay_key = match key {
+                Some(k) => Some(Arc::new(k.accept(&accepted, "config.acceptSignTypes")?)),
+                None if !is_nullish(&accept)? => {
+                    return Err(Error::with_field(
+                        alipayhk_pay_core::ErrorCode::SignType,
+                        "config.acceptSignTypes",
+                        "config.acceptSignTypes names the sign types of messages from Alipay, but no alipayPublicKey was given to check them",
+                    )
+                    .into())
+                }
+                None => None,
             };
             Ok(AlipayHK {
-                merchant: Merchant { partner, seller_id },
+                merchant,
                 signer,
                 alipay_key,
             })
@@ -232,8 +230,7 @@ impl AlipayHK {
         run(env, || {
             let key = self.alipay_key("verifyNotify")?;
             let body = notify_body_of(env, &body)?;
-            let v = verify_notify_with(body, &key);
-            Ok(notify_result(env, &v)?)
+            Ok(notify_result(env, verify_notify_with(body, &key))?)
         })
     }
 
@@ -282,6 +279,26 @@ impl AlipayHK {
     #[napi(getter)]
     pub fn fingerprint(&self) -> String {
         self.signer.fingerprint()
+    }
+
+    /// SHA-256 hex of each of Alipay's public keys held (several during a key rotation);
+    /// what `keyFingerprint` of a verified notification is one of.
+    #[napi(getter)]
+    pub fn alipay_key_fingerprints(&self) -> Vec<String> {
+        self.alipay_key
+            .as_ref()
+            .map(|k| k.rsa_public_keys().iter().map(|k| k.fingerprint()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The sign types accepted on notifications and results (`acceptSignTypes`; by default
+    /// the configured `signType` alone).
+    #[napi(getter, ts_return_type = "SignType[]")]
+    pub fn accept_sign_types(&self) -> Vec<&'static str> {
+        self.alipay_key
+            .as_ref()
+            .map(|k| k.accepted().iter().map(|t| t.as_str()).collect())
+            .unwrap_or_default()
     }
 }
 

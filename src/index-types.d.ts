@@ -61,11 +61,13 @@ export interface AsyncBuildOptions extends BuildOptions {
 /** An RSA private key: PKCS#8 or PKCS#1 PEM, the bare base64 body of either, or DER bytes. */
 export type PrivateKeyInput = string | Buffer | Uint8Array
 
-/** The key to sign with: an object naming the sign type, a private-key string (signed as `RSA`), or an `OrderSigner`. */
+/**
+ * The key to sign with: an object naming the sign type, or an `OrderSigner`. The sign type is
+ * never chosen for you: it must be the one your AlipayHK merchant portal is set to.
+ */
 export type SigningKey =
   | { signType: 'RSA' | 'RSA2'; privateKey: PrivateKeyInput }
   | { signType: 'MD5'; md5Key: string }
-  | string
   | OrderSigner
 
 /** The errors this package throws: a plain `Error` (a `TypeError` for `ERR_ALIPAYHK_INVALID_ARGUMENT`) with a stable `code`. */
@@ -78,8 +80,14 @@ export interface AlipayHKError extends Error {
 /** An RSA public key: SubjectPublicKeyInfo PEM or bare base64 (`MIGf…`, `MIIBIj…`), PKCS#1 PEM, or DER bytes. */
 export type PublicKeyInput = string | Buffer | Uint8Array
 
-/** The key that checks what Alipay sends: **Alipay's** public key (never your own), or the MD5 key. */
-export type AlipayVerifyKey = { alipayPublicKey: PublicKeyInput } | { md5Key: string }
+/**
+ * The key that checks what Alipay sends: **Alipay's** public key (never your own; a list of
+ * them during a key rotation), or the MD5 key. `acceptSignTypes` pins the sign types a
+ * message may claim (default: RSA and RSA2 for a public key, MD5 for the MD5 key).
+ */
+export type AlipayVerifyKey =
+  | { alipayPublicKey: PublicKeyInput | PublicKeyInput[]; acceptSignTypes?: SignType[] }
+  | { md5Key: string; acceptSignTypes?: SignType[] }
 
 /** The key that checks an orderStr as Alipay's gateway would: the merchant's own public key, or the MD5 key. */
 export type MerchantVerifyKey = { publicKey: PublicKeyInput } | { md5Key: string }
@@ -96,6 +104,7 @@ export type NotifyBody = string | Buffer | Uint8Array | URLSearchParams | Record
  */
 export type VerifyReason =
   | 'BAD_SIGNATURE'
+  | 'SIGN_TYPE_NOT_ACCEPTED'
   | 'MISSING_SIGN'
   | 'UNSUPPORTED_SIGN_TYPE'
   | 'MALFORMED'
@@ -106,32 +115,74 @@ export type VerifyReason =
   | 'TEXT_OUTSIDE_QUOTES'
   | 'UNQUOTED_VALUE'
 
-/** The outcome of `verifyNotify`. Trust `params` only when `ok` is true. */
-export interface NotifyVerification {
-  ok: boolean
-  /** Why it failed, when `ok` is false. */
-  reason?: 'BAD_SIGNATURE' | 'MISSING_SIGN' | 'UNSUPPORTED_SIGN_TYPE' | 'MALFORMED'
-  /** A sentence for logs, when `ok` is false. Never holds key material. */
-  message?: string
-  /** `sign_type` as sent (`''` when absent). */
+/** Why a notification or result did not verify. */
+export type NotifyFailureReason =
+  | 'BAD_SIGNATURE'
+  | 'MISSING_SIGN'
+  | 'UNSUPPORTED_SIGN_TYPE'
+  | 'SIGN_TYPE_NOT_ACCEPTED'
+  | 'MALFORMED'
+
+/** What a notification is about: a payment (`trade_status_sync`) or a refund (`refund_status_sync`). */
+export type NotifyKind = 'payment' | 'refund' | 'unknown'
+
+/** What a notification handler does (see `decideNotify` and the README's decision table). */
+export type NotifyAction =
+  | 'RECORD_PAYMENT'
+  | 'RECORD_CLOSED'
+  | 'RECORD_REFUND'
+  | 'RECORD_REFUND_FAILURE'
+  | 'NOTHING'
+  | 'INVESTIGATE'
+  | 'REJECT'
+
+/** A notification that verified: `notification` is what `isPaid`, `checkNotifyMatchesOrder` and `decideNotify` take. */
+export interface NotifyVerified {
+  ok: true
+  /** `sign_type` as sent. */
   signType: string
-  /** Every field as decoded, `sign` and `sign_type` included (empty when the body was malformed). */
-  params: Record<string, string>
+  /** SHA-256 hex of the key that verified it (one of several during a key rotation). */
+  keyFingerprint: string
+  notification: VerifiedNotification
 }
 
-/** The outcome of `verifyTradePayResult`. */
-export interface TradePayVerification {
-  ok: boolean
-  reason?: 'BAD_SIGNATURE' | 'MISSING_SIGN' | 'UNSUPPORTED_SIGN_TYPE' | 'MALFORMED'
-  message?: string
-  /** Verified, `success="true"`, and `resultStatus` 9000 where one was given. */
-  success: boolean
-  /** The `resultStatus` of the whole text, when the whole text was given. */
-  resultStatus?: string
+/** A notification that did not verify: nothing in it can be trusted. */
+export interface NotifyUnverified {
+  ok: false
+  reason: NotifyFailureReason
+  /** A sentence for logs. Never holds key material. */
+  message: string
+  /** `sign_type` as sent (`''` when absent). */
   signType: string
-  /** The result's parameters without their quotes. */
-  params: Record<string, string>
+  /** The fields as decoded, for logging only: NOT verified (empty when the body was malformed). */
+  unverifiedParams: Record<string, string>
 }
+
+/** The outcome of `verifyNotify`: check `ok` before anything else. */
+export type NotifyVerification = NotifyVerified | NotifyUnverified
+
+/** The outcome of `verifyTradePayResult`: `params` only when it verified. */
+export type TradePayVerification =
+  | {
+      ok: true
+      /** `success="true"`, and `resultStatus` 9000 where one was given. */
+      success: boolean
+      /** The `resultStatus` of the whole text, when the whole text was given. */
+      resultStatus?: string
+      signType: string
+      /** The result's parameters without their quotes. */
+      params: Record<string, string>
+    }
+  | {
+      ok: false
+      reason: NotifyFailureReason
+      message: string
+      success: false
+      resultStatus?: string
+      signType: string
+      /** For logging only: NOT verified. */
+      unverifiedParams: Record<string, string>
+    }
 
 /** An orderStr taken apart by `parseOrderStr`. */
 export interface ParsedOrderStr {
@@ -162,11 +213,14 @@ export interface OrderStrVerification {
   signatureChecked: boolean
 }
 
-/** Your own order, to hold a verified notification against. Only the fields given are compared. */
+/**
+ * Your own order, to hold a verified notification against. The order number and the amount
+ * are required; `currency` and `sellerId` are compared when given. Unknown fields are refused.
+ */
 export interface ExpectedOrder {
-  outTradeNo?: string
+  outTradeNo: string
   /** Compared as a decimal: `'0.1'` equals `'0.10'`. */
-  totalFee?: string | number
+  totalFee: string | number
   currency?: string
   /** Compared with the notification's `seller_id`. */
   sellerId?: string
@@ -180,12 +234,21 @@ export declare const TRADE_PAY_RESULT_CODES: Readonly<Record<TradePayResultCode,
 
 /** `new AlipayHK(config)`: one merchant account. */
 export type AlipayHKConfig = {
-  /** 16 digits starting with 2088. */
+  /** The partner ID (PID): 16 digits starting with 2088, from AlipayHK's merchant portal (not the ClientId). */
   partner: string
   /** Defaults to `partner`. */
   sellerId?: string
-  /** Alipay's public key, from the merchant portal: needed to verify notifications and results (RSA). */
-  alipayPublicKey?: PublicKeyInput
+  /**
+   * Alipay's public key, from the merchant portal: needed to verify notifications and results
+   * (RSA). During a key rotation, a list: the current key and the next.
+   */
+  alipayPublicKey?: PublicKeyInput | PublicKeyInput[]
+  /**
+   * The sign types accepted on notifications and results. Default: `[signType]` alone, so a
+   * notification labelled `RSA` (SHA-1) is refused by an `RSA2` account. Widen it only while
+   * the account moves between sign types, e.g. `['RSA2', 'RSA']`.
+   */
+  acceptSignTypes?: SignType[]
 } & ({ signType: 'RSA' | 'RSA2'; privateKey: PrivateKeyInput } | { signType: 'MD5'; md5Key: string })
 
 /** An order for `AlipayHK#buildOrderStr`. */

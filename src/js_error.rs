@@ -57,6 +57,14 @@ impl From<napi::Error> for Fail {
 }
 
 impl Fail {
+    /// Names `field` on a core error that names none yet.
+    pub fn in_field(self, field: &str) -> Self {
+        match self {
+            Fail::Core(e) => Fail::Core(e.in_field(field)),
+            js => js,
+        }
+    }
+
     pub fn into_js(self, env: &Env) -> napi::Error {
         match self {
             Fail::Core(e) => to_js(env, e),

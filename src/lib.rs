@@ -41,6 +41,23 @@ pub enum ErrorCode {
     /// A bug in this package, never the caller's fault.
     #[napi(value = "ERR_ALIPAYHK_INTERNAL")]
     Internal,
+    /// A gateway reply is not the XML envelope Alipay sends (empty, truncated, an HTML page,
+    /// a DTD, too large or too deep, a field twice), or is about another order.
+    #[napi(value = "ERR_ALIPAYHK_MALFORMED_REPLY")]
+    MalformedReply,
+    /// A gateway reply's signature is missing, of a type not accepted, or does not verify;
+    /// such a reply is never taken as a final state.
+    #[napi(value = "ERR_ALIPAYHK_REPLY_SIGNATURE")]
+    ReplySignature,
+    /// The gateway answered with an error code (`err.gatewayError`).
+    #[napi(value = "ERR_ALIPAYHK_GATEWAY_ERROR")]
+    GatewayError,
+    /// The gateway could not be reached (network error, time-out, HTTP 5xx; `err.cause`).
+    #[napi(value = "ERR_ALIPAYHK_GATEWAY_UNREACHABLE")]
+    GatewayUnreachable,
+    /// A reconciliation file breaks its format (`err.field` names the line and column).
+    #[napi(value = "ERR_ALIPAYHK_INVALID_FILE")]
+    InvalidFile,
 }
 
 /// Private keys already parsed, found by a digest of their bytes (never the bytes).
@@ -57,10 +74,15 @@ fn cached_rsa_signer(sign_type: SignType, bytes: &KeyBytes) -> Outcome<Arc<Signe
 /// Reads `{ signType, privateKey | md5Key }`, a private-key string, or an `OrderSigner`.
 pub(crate) fn signer_of(env: &Env, key: &Unknown<'_>) -> Outcome<Arc<Signer>> {
     match key.get_type()? {
-        ValueType::String => {
-            let bytes = key_bytes_of(key, "key")?;
-            cached_rsa_signer(SignType::Rsa, &bytes)
-        }
+        // A bare key string names no sign type, and no default is safe: a merchant whose
+        // portal says RSA2 would learn of a SHA-1 default from "sign check fail" on a
+        // customer's phone.
+        ValueType::String => Err(Error::with_field(
+            alipayhk_pay_core::ErrorCode::SignType,
+            "key.signType",
+            "a private-key string names no sign type; pass { signType: 'RSA2', privateKey } (or 'RSA', whichever your AlipayHK merchant portal is set to), or an OrderSigner",
+        )
+        .into()),
         ValueType::Object if OrderSigner::instance_of(env, key)? => {
             // `FromNapiRef` only works inside napi-rs's generated argument conversion (it
             // needs a native borrow scope); `ClassInstance` unwraps without one.
@@ -76,7 +98,7 @@ pub(crate) fn signer_of(env: &Env, key: &Unknown<'_>) -> Outcome<Arc<Signer>> {
         }
         ValueType::Object if !key.is_array()? && !key.is_buffer()? => {
             let object: Object = unsafe { key.cast()? };
-            signer_of_object(&object)
+            signer_of_object(&object, "key")
         }
         _ => Err(Error::argument(
             "key",
@@ -89,7 +111,8 @@ pub(crate) fn signer_of(env: &Env, key: &Unknown<'_>) -> Outcome<Arc<Signer>> {
     }
 }
 
-pub(crate) fn signer_of_object(object: &Object<'_>) -> Outcome<Arc<Signer>> {
+/// `{ signType, privateKey | md5Key }`; `arg` names the object in errors (`key`, `config`).
+pub(crate) fn signer_of_object(object: &Object<'_>, arg: &str) -> Outcome<Arc<Signer>> {
     let sign_type: Unknown = convert::own_field(object, "signType")?;
     let private_key: Unknown = convert::own_field(object, "privateKey")?;
     let md5_key: Unknown = convert::own_field(object, "md5Key")?;
@@ -97,23 +120,23 @@ pub(crate) fn signer_of_object(object: &Object<'_>) -> Outcome<Arc<Signer>> {
         // A long text is never echoed: it may be a key put in the wrong field.
         ValueType::String if convert::js_len(&sign_type)? > 13 => {
             return Err(Error::sign_type(format!(
-                "key.signType is a {}-character text, not 'RSA', 'RSA2' or 'MD5' (it is not shown: it may be a key in the wrong field)",
+                "{arg}.signType is a {}-character text, not 'RSA', 'RSA2' or 'MD5' (it is not shown: it may be a key in the wrong field)",
                 convert::js_len(&sign_type)?
             ))
             .into())
         }
         ValueType::String => SignType::parse(&string_of(&sign_type)?.unwrap_or_default())?,
         ValueType::Undefined | ValueType::Null => {
-            return Err(Error::sign_type(
-                "key.signType is missing: say 'RSA' (SHA1withRSA) or 'RSA2' (SHA256withRSA) with privateKey, or 'MD5' with md5Key",
-            )
+            return Err(Error::sign_type(format!(
+                "{arg}.signType is missing: say 'RSA2' (SHA256withRSA) or 'RSA' (SHA1withRSA) with privateKey, whichever your AlipayHK merchant portal is set to, or 'MD5' with md5Key"
+            ))
             .into())
         }
         _ => {
             return Err(Error::argument(
-                "key.signType",
+                &format!("{arg}.signType"),
                 format!(
-                    "key.signType must be 'RSA', 'RSA2' or 'MD5'; got {}",
+                    "{arg}.signType must be 'RSA', 'RSA2' or 'MD5'; got {}",
                     describe(&sign_type)?
                 ),
             )
@@ -124,8 +147,8 @@ pub(crate) fn signer_of_object(object: &Object<'_>) -> Outcome<Arc<Signer>> {
     let has_md5 = !is_nullish(&md5_key)?;
     if has_private && has_md5 {
         return Err(Error::argument(
-            "key",
-            "key has both privateKey and md5Key; give the one that matches signType",
+            arg,
+            format!("{arg} has both privateKey and md5Key; give the one that matches signType"),
         )
         .into());
     }
@@ -137,7 +160,7 @@ pub(crate) fn signer_of_object(object: &Object<'_>) -> Outcome<Arc<Signer>> {
                 )
                 .into());
             }
-            let key = verify_api::md5_key_of(&md5_key, "key.md5Key")?;
+            let key = verify_api::md5_key_of(&md5_key, &format!("{arg}.md5Key"))?;
             Ok(Arc::new(Signer::md5(key)))
         }
         SignType::Rsa | SignType::Rsa2 => {
@@ -147,8 +170,9 @@ pub(crate) fn signer_of_object(object: &Object<'_>) -> Outcome<Arc<Signer>> {
                 ))
                 .into());
             }
-            let bytes = key_bytes_of(&private_key, "key.privateKey")?;
-            cached_rsa_signer(sign_type, &bytes)
+            let field = format!("{arg}.privateKey");
+            let bytes = key_bytes_of(&private_key, &field)?;
+            cached_rsa_signer(sign_type, &bytes).map_err(|e| e.in_field(&field))
         }
     }
 }

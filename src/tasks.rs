@@ -68,7 +68,7 @@ impl TypeName for NotifyOutcome {
 impl ToNapiValue for NotifyOutcome {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
         let env = Env::from_raw(env);
-        Ok(notify_result(&env, &val.0)?.raw())
+        Ok(notify_result(&env, val.0)?.raw())
     }
 }
 

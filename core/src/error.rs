@@ -122,6 +122,15 @@ impl Error {
         Error::new(ErrorCode::Internal, message)
     }
 
+    /// This error, naming `field` when it names none yet (a key error raised deep in key
+    /// parsing is about the argument or setting the key came from).
+    pub fn in_field(mut self, field: &str) -> Self {
+        if self.field.is_none() {
+            self.field = Some(field.to_owned());
+        }
+        self
+    }
+
     pub fn malformed_reply(message: impl Into<String>) -> Self {
         Error::new(ErrorCode::MalformedReply, message)
     }

@@ -76,7 +76,12 @@ pub fn percent_decode(
 
 /// Decodes a form body into (name, value) pairs in the order sent. Empty pairs (`a=1&&b=2`,
 /// a trailing `&`) are skipped; a pair without `=` has an empty value.
+///
+/// One line ending (`\n` or `\r\n`) at the very end is not part of the body: an encoded
+/// form cannot hold a raw line break (it would be `%0A`), and a body saved to a file or piped
+/// through a shell gains one. The library and the command line give the same verdict on it.
 pub fn decode_form(body: &[u8]) -> Result<Vec<(String, String)>, FormError> {
+    let body = strip_final_line_ending(body);
     let mut out: Vec<(String, String)> = Vec::new();
     let mut offset = 0;
     for pair in body.split(|b| *b == b'&') {
@@ -105,4 +110,11 @@ pub fn decode_form(body: &[u8]) -> Result<Vec<(String, String)>, FormError> {
         out.push((name, value));
     }
     Ok(out)
+}
+
+/// `body` without one final `\n` or `\r\n`.
+pub fn strip_final_line_ending(body: &[u8]) -> &[u8] {
+    body.strip_suffix(b"\r\n")
+        .or_else(|| body.strip_suffix(b"\n"))
+        .unwrap_or(body)
 }

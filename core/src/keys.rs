@@ -77,6 +77,16 @@ fn decode(input: KeyInput<'_>, what: &str) -> Result<Decoded> {
             }
         }
     };
+    // A key kept in an environment variable (.env files, Docker, Kubernetes) often has its
+    // line breaks written as the two characters `\n`. Base64 never holds a backslash, so
+    // they can only be line breaks: read them as such.
+    let unescaped;
+    let text = if text.contains("\\n") || text.contains("\\r") {
+        unescaped = unescape_line_breaks(text);
+        unescaped.as_str()
+    } else {
+        text
+    };
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(Error::key(format!("the {what} is empty")));
@@ -98,12 +108,63 @@ fn decode(input: KeyInput<'_>, what: &str) -> Result<Decoded> {
         })?;
         return Ok(Decoded::Der(der, Some(label)));
     }
-    let der = base64_body(trimmed).ok_or_else(|| {
-        Error::key(format!(
-            "the {what} is neither PEM (-----BEGIN …-----) nor the bare base64 body of a DER key"
-        ))
+    let der = match base64_body(trimmed) {
+        Some(der) if looks_like_path(trimmed) && der.first() != Some(&0x30) => None,
+        other => other,
+    }
+    .ok_or_else(|| {
+        if looks_like_path(trimmed) {
+            Error::key(format!(
+                "the {what} looks like a file path, not a key; pass the file's contents, e.g. fs.readFileSync(path, 'utf8')"
+            ))
+        } else {
+            Error::key(format!(
+                "the {what} is neither PEM (-----BEGIN …-----) nor the bare base64 body of a DER key"
+            ))
+        }
     })?;
     Ok(Decoded::Der(der, None))
+}
+
+/// `text` with each written-out `\\r\\n`, `\\n` or `\\r` as a line break, in one pass into a
+/// buffer that is wiped when dropped (no intermediate copies of the key).
+fn unescape_line_breaks(text: &str) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(text.len()));
+    let mut rest = text;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i..];
+        if let Some(r) = after.strip_prefix("\\r\\n") {
+            out.push('\n');
+            rest = r;
+        } else if let Some(r) = after
+            .strip_prefix("\\n")
+            .or_else(|| after.strip_prefix("\\r"))
+        {
+            out.push('\n');
+            rest = r;
+        } else {
+            out.push('\\');
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A short text that names a file (`./keys/merchant.pem`, `C:\\keys\\app.key`, `~/key.pem`)
+/// rather than holding a key.
+fn looks_like_path(text: &str) -> bool {
+    const ENDINGS: [&str; 6] = [".pem", ".key", ".txt", ".der", ".crt", ".pub"];
+    let lower = text.to_ascii_lowercase();
+    text.len() < 512
+        && !text.contains(char::is_whitespace)
+        && (ENDINGS.iter().any(|e| lower.ends_with(e))
+            || text.starts_with("./")
+            || text.starts_with("../")
+            || text.starts_with("~/")
+            || text.contains(":\\")
+            || text.contains('\\'))
 }
 
 /// The first PEM block: its label, its header lines and its base64 body.
@@ -279,24 +340,23 @@ impl RsaPrivateKey {
 
     fn from_der(der: &[u8], label: Option<&str>, backend: Backend) -> Result<RsaPrivateKey> {
         const WHAT: &str = "private key";
-        // PKCS#8 first (unless the label says PKCS#1), then PKCS#1.
-        if label != Some("RSA PRIVATE KEY") {
-            if let Ok(info) = PrivateKeyInfoRef::from_der(der) {
-                if info.algorithm.oid != OID_RSA {
-                    return Err(Error::key(format!(
-                        "the private key is {}, not an RSA key; Alipay's RSA and RSA2 need an RSA private key",
-                        algorithm_name(&info.algorithm.oid)
-                    )));
-                }
-                return Self::from_pkcs1(info.private_key.as_bytes(), backend);
+        // PKCS#8 first, then PKCS#1. A PKCS#8 body under an `RSA PRIVATE KEY` label (what
+        // Alipay's key tool users paste) is read like the other mislabels.
+        if let Ok(info) = PrivateKeyInfoRef::from_der(der) {
+            if info.algorithm.oid != OID_RSA {
+                return Err(Error::key(format!(
+                    "the private key is {}, not an RSA key; Alipay's RSA and RSA2 need an RSA private key",
+                    algorithm_name(&info.algorithm.oid)
+                )));
             }
+            return Self::from_pkcs1(info.private_key.as_bytes(), backend);
         }
         if RsaPrivateKeyRef::from_der(der).is_ok() {
             return Self::from_pkcs1(der, backend);
         }
         if label == Some("RSA PRIVATE KEY") {
             return Err(Error::key(
-                "the RSA PRIVATE KEY block does not hold a PKCS#1 RSA private key; the key text may be truncated or damaged",
+                "the RSA PRIVATE KEY block holds neither a PKCS#1 nor a PKCS#8 RSA private key; the key text may be truncated or damaged",
             ));
         }
         if SubjectPublicKeyInfoRef::from_der(der).is_ok()

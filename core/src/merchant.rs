@@ -12,6 +12,30 @@ pub struct Merchant {
     pub seller_id: Option<String>,
 }
 
+impl Merchant {
+    /// Checks the partner ID by the `partner` rule of the rules table (docs/protocol.md §2),
+    /// and a seller ID if one is given (an empty one is a mistake, not "use the partner").
+    pub fn new(partner: &str, seller_id: Option<&str>) -> crate::Result<Merchant> {
+        check_partner(partner)?;
+        if seller_id == Some("") {
+            return Err(crate::Error::invalid(
+                "sellerId",
+                "sellerId is empty; leave it out to use the partner ID as the seller",
+            ));
+        }
+        Ok(Merchant {
+            partner: partner.to_owned(),
+            seller_id: seller_id.map(str::to_owned),
+        })
+    }
+}
+
+/// The partner ID by the one `partner` rule of the rules table.
+pub fn check_partner(partner: &str) -> crate::Result<()> {
+    let rule = crate::rules::rule_for("partner").ok_or_else(|| crate::Error::internal("no partner rule"))?;
+    crate::params::check_value_rule(rule, partner)
+}
+
 /// An order in the merchant's words (the front's camelCase order).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Order {
@@ -71,69 +95,125 @@ pub fn order_params(merchant: &Merchant, order: &Order) -> Vec<(String, ParamVal
     out
 }
 
-/// What the merchant's own order says, to hold a notification against.
+/// What the merchant's own order says, to hold a notification against. The order number and
+/// the amount are required: a check that compared nothing must not say "all agree".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExpectedOrder {
-    pub out_trade_no: Option<String>,
-    pub total_fee: Option<String>,
+    pub out_trade_no: String,
+    pub total_fee: String,
+    /// Compared when given (the order's currency; AlipayHK's default is HKD).
     pub currency: Option<String>,
+    /// Compared with the notification's `seller_id` when given.
     pub seller_id: Option<String>,
 }
 
+/// One way a notification disagrees with the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The notification's field name (`out_trade_no`, `total_fee`, `currency`, `seller_id`).
+    pub field: &'static str,
+    /// What the notification says; `None` when it lacks the field.
+    pub notification: Option<String>,
+    /// What the order says.
+    pub order: String,
+    /// A sentence for logs.
+    pub message: String,
+}
+
+impl Mismatch {
+    fn new(field: &'static str, notification: Option<&str>, order: &str) -> Mismatch {
+        let message = match notification {
+            None => format!("{field}: the notification has none; the order has {order:?}"),
+            Some(got) => format!("{field}: the notification has {got:?}; the order has {order:?}"),
+        };
+        Mismatch {
+            field,
+            notification: notification.map(str::to_owned),
+            order: order.to_owned(),
+            message,
+        }
+    }
+}
+
+/// Checks the order's own values before anything is compared: an order whose amount is not a
+/// decimal could never match, and saying so as a mismatch would hide the merchant's bug.
+pub fn check_expected_order(expected: &ExpectedOrder) -> crate::Result<()> {
+    if expected.out_trade_no.is_empty() {
+        return Err(crate::Error::invalid(
+            "expected.outTradeNo",
+            "expected.outTradeNo is empty; give your order's out_trade_no",
+        ));
+    }
+    if amount_cents(&expected.total_fee).is_none() {
+        return Err(crate::Error::invalid(
+            "expected.totalFee",
+            format!(
+                "expected.totalFee {:?} is not a decimal amount with at most 2 decimals, such as '28.00'",
+                expected.total_fee.chars().take(32).collect::<String>()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Every way the notification disagrees with the order; empty when they agree. Amounts are
-/// compared as decimals (`0.1` equals `0.10`).
+/// compared as decimals (`0.1` equals `0.10`); a field the order names but the notification
+/// lacks is a mismatch.
 pub fn check_notify_matches_order(
     params: &[(String, String)],
     expected: &ExpectedOrder,
-) -> Vec<String> {
+) -> Vec<Mismatch> {
     let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
     let mut out = Vec::new();
-    let mut exact = |name: &str, want: &Option<String>| {
-        if let Some(want) = want {
-            match get(name) {
-                None => out.push(format!(
-                    "{name}: the notification has none; the order has {want:?}"
-                )),
-                Some(got) if got != want => out.push(format!(
-                    "{name}: the notification has {got:?}; the order has {want:?}"
-                )),
-                _ => {}
-            }
-        }
-    };
-    exact("out_trade_no", &expected.out_trade_no);
-    exact("currency", &expected.currency);
-    if let Some(want) = &expected.seller_id {
-        // Alipay names the seller seller_id; some notifications carry partner as well.
-        let got = get("seller_id").or_else(|| get("partner"));
-        match got {
-            None => out.push(format!(
-                "seller_id: the notification has none; the order has {want:?}"
-            )),
-            Some(g) if g != want => out.push(format!(
-                "seller_id: the notification has {g:?}; the order has {want:?}"
-            )),
-            _ => {}
+    match get("out_trade_no") {
+        Some(got) if got == expected.out_trade_no => {}
+        got => out.push(Mismatch::new("out_trade_no", got, &expected.out_trade_no)),
+    }
+    let want_cents = amount_cents(&expected.total_fee);
+    match get("total_fee") {
+        Some(got) if want_cents.is_some() && amount_cents(got) == want_cents => {}
+        got => out.push(Mismatch::new("total_fee", got, &expected.total_fee)),
+    }
+    if let Some(want) = &expected.currency {
+        match get("currency") {
+            Some(got) if got == want => {}
+            got => out.push(Mismatch::new("currency", got, want)),
         }
     }
-    if let Some(want) = &expected.total_fee {
-        match (get("total_fee"), amount_cents(want)) {
-            (_, None) => out.push(format!(
-                "total_fee: the order's amount {want:?} is not a decimal amount"
-            )),
-            (None, _) => out.push(format!(
-                "total_fee: the notification has none; the order has {want:?}"
-            )),
-            (Some(got), Some(w)) => {
-                if amount_cents(got) != Some(w) {
-                    out.push(format!(
-                        "total_fee: the notification has {got:?}; the order has {want:?}"
-                    ));
-                }
-            }
+    if let Some(want) = &expected.seller_id {
+        match get("seller_id") {
+            Some(got) if got == want => {}
+            got => out.push(Mismatch::new("seller_id", got, want)),
         }
     }
     out
+}
+
+/// Alipay's gateway for notify_verify when no other is given (docs/protocol.md §8.6).
+pub const DEFAULT_GATEWAY: &str = "https://intlmapi.alipay.com/gateway.do";
+
+/// The checked URL of the notify_verify check: the partner by its rule, a non-empty
+/// notify_id, and the gateway (default [`DEFAULT_GATEWAY`]) by the one URL rule.
+pub fn checked_notify_verify_url(
+    gateway: Option<&str>,
+    partner: &str,
+    notify_id: &str,
+) -> crate::Result<String> {
+    check_partner(partner)?;
+    if notify_id.is_empty() {
+        return Err(crate::Error::invalid(
+            "notifyId",
+            "notifyId is empty; pass the notification's notify_id",
+        ));
+    }
+    let gateway = gateway.unwrap_or(DEFAULT_GATEWAY);
+    if !crate::params::is_http_url(gateway) {
+        return Err(crate::Error::invalid(
+            "gateway",
+            "gateway must be an absolute http:// or https:// URL with a host, such as https://intlmapi.alipay.com/gateway.do",
+        ));
+    }
+    Ok(notify_verify_url(gateway, partner, notify_id))
 }
 
 /// The URL of the notify_verify check (docs/protocol.md §4).

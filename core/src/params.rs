@@ -2,7 +2,7 @@
 //!
 //! Two layers of rules. The safety rules always hold: they keep the pre-sign string
 //! unambiguous, so the bytes Alipay checks are the bytes we signed. The strict rules
-//! (PROTOCOL.md section 2, the table in `rules.rs`) catch what Alipay would refuse or,
+//! (docs/protocol.md §2, the table in `rules.rs`) catch what Alipay would refuse or,
 //! worse, accept with a meaning the merchant did not intend.
 
 use crate::error::{Error, Result};
@@ -45,7 +45,7 @@ impl From<String> for ParamValue {
 pub struct BuildOptions {
     /// Sort names in ascending byte order instead of keeping the caller's order.
     pub sort_keys: bool,
-    /// Apply the AlipayHK rules of PROTOCOL.md section 2 on top of the safety rules.
+    /// Apply the AlipayHK rules of docs/protocol.md §2 on top of the safety rules.
     pub strict: bool,
 }
 
@@ -156,7 +156,7 @@ impl OrderParams {
         self.declared_sign_type
     }
 
-    /// The pre-sign string: `key="value"` joined with `&` (PROTOCOL.md section 3).
+    /// The pre-sign string: `key="value"` joined with `&` (docs/protocol.md §3).
     pub fn pre_sign(&self) -> String {
         pre_sign_string(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     }
@@ -404,7 +404,7 @@ pub(crate) fn check_value_rule(rule: &ParamRule, value: &str) -> Result<()> {
                 && value.starts_with("2088")
                 && value.bytes().all(|b| b.is_ascii_digit())) =>
         {
-            fail(format!("{name} must be 16 digits starting with 2088"))
+            fail(format!("{name} must be 16 digits starting with 2088 (the partner ID, PID, shown in AlipayHK's merchant portal; not the ClientId)"))
         }
         ValueRule::TradeNo { max }
             if !value

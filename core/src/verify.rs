@@ -7,26 +7,164 @@ use crate::sign_type::SignType;
 use base64ct::{Base64, Encoding};
 use md5::{Digest, Md5};
 use subtle::ConstantTimeEq;
+use crate::error::{Error, ErrorCode};
 
-/// The key a signature is checked with: an RSA public key (Alipay's for notifications and
-/// results; the merchant's own for an orderStr) or the shared MD5 key.
-#[derive(Debug)]
-pub enum VerifyKey {
-    Rsa(RsaPublicKey),
-    Md5(Md5Key),
-    /// An account that signs with MD5 and also holds Alipay's RSA public key: each
-    /// message is checked with the key its `sign_type` names.
-    Both(RsaPublicKey, Md5Key),
+/// The keys a signature is checked with, and the sign types accepted.
+///
+/// For what Alipay sends: one or more of Alipay's RSA public keys (several during a key
+/// rotation; the first that verifies wins and is reported by fingerprint) and/or the shared
+/// MD5 key. For an orderStr: the merchant's own public key. `accepted` pins the sign types a
+/// message may claim: a notification labelled `RSA` (SHA-1) is refused by a key pinned to
+/// `RSA2`, whatever the signature (docs/protocol.md §4).
+pub struct VerifyKey {
+    rsa: Vec<RsaPublicKey>,
+    md5: Option<Md5Key>,
+    accepted: Vec<SignType>,
+}
+
+impl std::fmt::Debug for VerifyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyKey")
+            .field("rsa", &self.rsa)
+            .field("md5", &self.md5)
+            .field("accepted", &self.accepted)
+            .finish()
+    }
 }
 
 impl VerifyKey {
-    /// The sign types this key can check.
-    pub fn checks(&self) -> &'static [SignType] {
-        match self {
-            VerifyKey::Rsa(_) => &[SignType::Rsa, SignType::Rsa2],
-            VerifyKey::Md5(_) => &[SignType::Md5],
-            VerifyKey::Both(..) => &[SignType::Rsa, SignType::Rsa2, SignType::Md5],
+    /// One RSA public key, accepting `RSA` and `RSA2`.
+    pub fn rsa(key: RsaPublicKey) -> VerifyKey {
+        VerifyKey {
+            rsa: vec![key],
+            md5: None,
+            accepted: vec![SignType::Rsa2, SignType::Rsa],
         }
+    }
+
+    /// Several RSA public keys (a rotation window), accepting `RSA` and `RSA2`. The same key
+    /// given twice is kept once.
+    pub fn rsa_keys(keys: Vec<RsaPublicKey>) -> Result<VerifyKey, Error> {
+        let mut unique: Vec<RsaPublicKey> = Vec::with_capacity(keys.len());
+        for k in keys {
+            if !unique.iter().any(|u| u.der() == k.der()) {
+                unique.push(k);
+            }
+        }
+        if unique.is_empty() {
+            return Err(Error::key(
+                "no public key was given; pass Alipay's public key from the merchant portal",
+            ));
+        }
+        Ok(VerifyKey {
+            rsa: unique,
+            md5: None,
+            accepted: vec![SignType::Rsa2, SignType::Rsa],
+        })
+    }
+
+    /// The MD5 key alone, accepting `MD5`.
+    pub fn md5(key: Md5Key) -> VerifyKey {
+        VerifyKey {
+            rsa: Vec::new(),
+            md5: Some(key),
+            accepted: vec![SignType::Md5],
+        }
+    }
+
+    /// These RSA keys and the MD5 key: every sign type is accepted until [`VerifyKey::accept`]
+    /// narrows it.
+    pub fn with_md5(mut self, key: Md5Key) -> VerifyKey {
+        self.md5 = Some(key);
+        if !self.accepted.contains(&SignType::Md5) {
+            self.accepted.push(SignType::Md5);
+        }
+        self
+    }
+
+    /// Pins the sign types a message may claim. Each must be one these keys can check
+    /// (`MD5` needs the MD5 key, `RSA`/`RSA2` an RSA public key), and the list may not be
+    /// empty. `field` names the setting in errors.
+    pub fn accept(mut self, types: &[SignType], field: &str) -> Result<VerifyKey, Error> {
+        if types.is_empty() {
+            return Err(Error::with_field(
+                ErrorCode::SignType,
+                field,
+                format!("{field} is empty; name the sign types to accept, e.g. [\"RSA2\"]"),
+            ));
+        }
+        for t in types {
+            let held = match t {
+                SignType::Md5 => self.md5.is_some(),
+                SignType::Rsa | SignType::Rsa2 => !self.rsa.is_empty(),
+            };
+            if !held {
+                return Err(Error::with_field(
+                    ErrorCode::SignType,
+                    field,
+                    format!(
+                        "{field} names {t}, but no key for it was given ({t} is checked with {})",
+                        if *t == SignType::Md5 { "the MD5 key" } else { "Alipay's RSA public key" }
+                    ),
+                ));
+            }
+        }
+        let mut accepted = Vec::with_capacity(types.len());
+        for t in types {
+            if !accepted.contains(t) {
+                accepted.push(*t);
+            }
+        }
+        self.accepted = accepted;
+        Ok(self)
+    }
+
+    /// The sign types a message may claim, in the order given.
+    pub fn accepted(&self) -> &[SignType] {
+        &self.accepted
+    }
+
+    /// The sign types these keys can check, whether accepted or not.
+    pub fn checks(&self) -> Vec<SignType> {
+        let mut out = Vec::new();
+        if !self.rsa.is_empty() {
+            out.extend([SignType::Rsa, SignType::Rsa2]);
+        }
+        if self.md5.is_some() {
+            out.push(SignType::Md5);
+        }
+        out
+    }
+
+    /// The RSA public keys, in the order given.
+    pub fn rsa_public_keys(&self) -> &[RsaPublicKey] {
+        &self.rsa
+    }
+
+    /// The fingerprints of every key held (RSA keys first, in order; then the MD5 key's).
+    pub fn fingerprints(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.rsa.iter().map(|k| k.fingerprint()).collect();
+        if let Some(k) = &self.md5 {
+            out.push(k.fingerprint());
+        }
+        out
+    }
+
+    /// Refuses a key that is the public half of the merchant's own private key: notifications
+    /// and results are signed by Alipay, so the merchant's key can never verify them (the
+    /// most common cause of failed verification). `field` names the setting in the error.
+    pub fn refuse_own_key(&self, own_public_der: Option<&[u8]>, field: &str) -> Result<(), Error> {
+        let Some(own) = own_public_der else {
+            return Ok(());
+        };
+        if self.rsa.iter().any(|k| k.der() == own) {
+            return Err(Error::with_field(
+                ErrorCode::InvalidKey,
+                field,
+                format!("{field} is your own public key (the public half of privateKey). Notifications and results are signed by Alipay: use Alipay's public key from the merchant portal, not the one you uploaded"),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -53,6 +191,9 @@ pub enum Reason {
     TextOutsideQuotes,
     /// orderStr: a value without the double quotes around it.
     UnquotedValue,
+    /// `sign_type` is one the keys could check but the account does not accept (a
+    /// notification labelled `RSA` to an account pinned to `RSA2`).
+    SignTypeNotAccepted,
 }
 
 impl Reason {
@@ -68,10 +209,16 @@ impl Reason {
             Reason::DuplicateParam => "DUPLICATE_PARAM",
             Reason::TextOutsideQuotes => "TEXT_OUTSIDE_QUOTES",
             Reason::UnquotedValue => "UNQUOTED_VALUE",
+            Reason::SignTypeNotAccepted => "SIGN_TYPE_NOT_ACCEPTED",
         }
     }
 
-    pub const ALL: [Reason; 10] = [
+    /// The reason named by `as_str`'s text.
+    pub fn parse(text: &str) -> Option<Reason> {
+        Reason::ALL.iter().copied().find(|r| r.as_str() == text)
+    }
+
+    pub const ALL: [Reason; 11] = [
         Reason::BadSignature,
         Reason::MissingSign,
         Reason::UnsupportedSignType,
@@ -82,6 +229,7 @@ impl Reason {
         Reason::DuplicateParam,
         Reason::TextOutsideQuotes,
         Reason::UnquotedValue,
+        Reason::SignTypeNotAccepted,
     ];
 }
 
@@ -101,7 +249,7 @@ impl Failure {
     }
 }
 
-/// Parses a `sign_type` value and checks that `key` can check it.
+/// Parses a `sign_type` value and checks that `key` can check it and accepts it.
 pub(crate) fn sign_type_for(declared: Option<&str>, key: &VerifyKey) -> Result<SignType, Failure> {
     let Some(declared) = declared else {
         return Err(Failure::new(
@@ -118,17 +266,31 @@ pub(crate) fn sign_type_for(declared: Option<&str>, key: &VerifyKey) -> Result<S
             ),
         )
     })?;
-    match (t, key) {
-        (SignType::Md5, VerifyKey::Rsa(_)) => Err(Failure::new(
-            Reason::UnsupportedSignType,
-            "sign_type is MD5 but an RSA public key was given; MD5 is checked with the MD5 key",
-        )),
-        (SignType::Rsa | SignType::Rsa2, VerifyKey::Md5(_)) => Err(Failure::new(
-            Reason::UnsupportedSignType,
-            format!("sign_type is {t} but only an MD5 key was given; {t} is checked with Alipay's RSA public key"),
-        )),
-        _ => Ok(t),
+    let checks = key.checks();
+    if !checks.contains(&t) {
+        return Err(if t == SignType::Md5 {
+            Failure::new(
+                Reason::UnsupportedSignType,
+                "sign_type is MD5 but an RSA public key was given; MD5 is checked with the MD5 key",
+            )
+        } else {
+            Failure::new(
+                Reason::UnsupportedSignType,
+                format!("sign_type is {t} but only an MD5 key was given; {t} is checked with Alipay's RSA public key"),
+            )
+        });
     }
+    if !key.accepted.contains(&t) {
+        let list: Vec<&str> = key.accepted.iter().map(|a| a.as_str()).collect();
+        return Err(Failure::new(
+            Reason::SignTypeNotAccepted,
+            format!(
+                "sign_type is {t} but only {} is accepted; if the account is moving between sign types, accept both for the migration (acceptSignTypes)",
+                list.join(" or ")
+            ),
+        ));
+    }
+    Ok(t)
 }
 
 /// Checks `sign` (base64 for RSA, hex for MD5) over `content`.
@@ -138,27 +300,44 @@ pub(crate) fn check_signature(
     sign_type: SignType,
     key: &VerifyKey,
 ) -> bool {
-    match (sign_type, key) {
-        (SignType::Md5, VerifyKey::Md5(k) | VerifyKey::Both(_, k)) => {
+    signing_key(content, sign, sign_type, key).is_some()
+}
+
+/// Which key verified `sign` over `content`: its fingerprint, or `None` when none did.
+/// Every RSA key is tried in order (a key rotation window holds two).
+pub(crate) fn signing_key(
+    content: &[u8],
+    sign: &str,
+    sign_type: SignType,
+    key: &VerifyKey,
+) -> Option<String> {
+    match sign_type {
+        SignType::Md5 => {
+            let k = key.md5.as_ref()?;
             let mut h = Md5::new();
             h.update(content);
             h.update(k.as_bytes());
             let expected = crate::keys::hex(&h.finalize());
             let given = sign.to_ascii_lowercase();
-            expected.len() == given.len() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+            (expected.len() == given.len()
+                && bool::from(expected.as_bytes().ct_eq(given.as_bytes())))
+            .then(|| k.fingerprint())
         }
-        (SignType::Rsa | SignType::Rsa2, VerifyKey::Rsa(k) | VerifyKey::Both(k, _)) => {
-            let Ok(raw) = Base64::decode_vec(sign) else {
-                return false;
-            };
+        SignType::Rsa | SignType::Rsa2 => {
+            if key.rsa.is_empty() {
+                return None;
+            }
+            let raw = Base64::decode_vec(sign).ok()?;
             let hash = if sign_type == SignType::Rsa {
                 HashAlg::Sha1
             } else {
                 HashAlg::Sha256
             };
-            verify_pkcs1v15(k, hash, content, &raw)
+            key.rsa
+                .iter()
+                .find(|k| verify_pkcs1v15(k, hash, content, &raw))
+                .map(|k| k.fingerprint())
         }
-        _ => false,
     }
 }
 

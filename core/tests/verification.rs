@@ -4,7 +4,7 @@
 mod common;
 
 use alipayhk_pay_core::form::{decode_form, FormError};
-use alipayhk_pay_core::merchant::{check_notify_matches_order, ExpectedOrder};
+use alipayhk_pay_core::merchant::{check_expected_order, check_notify_matches_order, ExpectedOrder};
 use alipayhk_pay_core::notify::{
     is_paid, notify_sign_content, verify_notify_body, verify_notify_params,
 };
@@ -26,11 +26,11 @@ fn alipay_signer(t: SignType) -> Signer {
 }
 
 fn alipay_public() -> VerifyKey {
-    VerifyKey::Rsa(RsaPublicKey::parse(KeyInput::Text(RSA2048_PUB_PEM)).unwrap())
+    VerifyKey::rsa(RsaPublicKey::parse(KeyInput::Text(RSA2048_PUB_PEM)).unwrap())
 }
 
 fn merchant_public() -> VerifyKey {
-    VerifyKey::Rsa(RsaPublicKey::parse(KeyInput::Text(RSA1024_PUB_PEM)).unwrap())
+    VerifyKey::rsa(RsaPublicKey::parse(KeyInput::Text(RSA1024_PUB_PEM)).unwrap())
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -147,9 +147,9 @@ mod notifications {
     fn an_md5_notification_verifies_with_the_md5_key() {
         let signer = Signer::md5(Md5Key::new(MD5_KEY.trim()).unwrap());
         let body = notification(FIELDS, &signer);
-        let key = VerifyKey::Md5(Md5Key::new(MD5_KEY.trim()).unwrap());
+        let key = VerifyKey::md5(Md5Key::new(MD5_KEY.trim()).unwrap());
         assert!(verify_notify_body(body.as_bytes(), &key).ok());
-        let wrong = VerifyKey::Md5(Md5Key::new("0123456789abcdef0123456789abcdef").unwrap());
+        let wrong = VerifyKey::md5(Md5Key::new("0123456789abcdef0123456789abcdef").unwrap());
         assert_eq!(
             verify_notify_body(body.as_bytes(), &wrong)
                 .failure
@@ -254,17 +254,90 @@ mod notifications {
             ("seller_id", "2088101568358171"),
         ]);
         let mut expected = ExpectedOrder {
-            out_trade_no: Some("A".into()),
-            total_fee: Some("0.1".into()),
+            out_trade_no: "A".into(),
+            total_fee: "0.1".into(),
             currency: Some("HKD".into()),
             seller_id: Some("2088101568358171".into()),
         };
         assert!(check_notify_matches_order(&notified, &expected).is_empty());
-        expected.total_fee = Some("0.11".into());
+        expected.total_fee = "0.11".into();
         expected.currency = Some("CNY".into());
         let mismatches = check_notify_matches_order(&notified, &expected);
         assert_eq!(mismatches.len(), 2, "{mismatches:?}");
-        assert!(mismatches[0].starts_with("currency") && mismatches[1].starts_with("total_fee"));
+        assert_eq!(mismatches[0].field, "total_fee");
+        assert_eq!(mismatches[0].notification.as_deref(), Some("0.10"));
+        assert_eq!(mismatches[0].order, "0.11");
+        assert_eq!(mismatches[1].field, "currency");
+        assert!(mismatches[1].message.starts_with("currency"));
+    }
+
+    #[test]
+    fn another_order_number_is_a_mismatch_even_when_the_amount_agrees() {
+        let notified = pairs(&[
+            ("out_trade_no", "ORDER-1"),
+            ("total_fee", "28.00"),
+            ("currency", "HKD"),
+        ]);
+        let expected = ExpectedOrder {
+            out_trade_no: "ORDER-999".into(),
+            total_fee: "28.00".into(),
+            currency: Some("HKD".into()),
+            seller_id: None,
+        };
+        let m = check_notify_matches_order(&notified, &expected);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m[0].field, "out_trade_no");
+        assert_eq!(m[0].notification.as_deref(), Some("ORDER-1"));
+        assert_eq!(m[0].order, "ORDER-999");
+    }
+
+    #[test]
+    fn a_field_the_order_names_but_the_notification_lacks_is_reported() {
+        let notified = pairs(&[("out_trade_no", "A")]);
+        let expected = ExpectedOrder {
+            out_trade_no: "A".into(),
+            total_fee: "1.00".into(),
+            currency: Some("HKD".into()),
+            seller_id: Some("2088101568358171".into()),
+        };
+        let m = check_notify_matches_order(&notified, &expected);
+        let fields: Vec<&str> = m.iter().map(|m| m.field).collect();
+        assert_eq!(fields, ["total_fee", "currency", "seller_id"]);
+        assert!(m.iter().all(|m| m.notification.is_none()));
+        // partner is not the seller: a notification without seller_id does not match one.
+        let with_partner = pairs(&[
+            ("out_trade_no", "A"),
+            ("total_fee", "1.00"),
+            ("currency", "HKD"),
+            ("partner", "2088101568358171"),
+        ]);
+        let m = check_notify_matches_order(&with_partner, &expected);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].field, "seller_id");
+    }
+
+    #[test]
+    fn an_order_whose_own_amount_is_not_a_decimal_is_refused_before_comparing() {
+        let bad = ExpectedOrder {
+            out_trade_no: "A".into(),
+            total_fee: "28".into(),
+            ..ExpectedOrder::default()
+        };
+        assert!(check_expected_order(&bad).is_ok());
+        for (no, fee, field) in [
+            ("", "1.00", "expected.outTradeNo"),
+            ("A", "", "expected.totalFee"),
+            ("A", "1.001", "expected.totalFee"),
+            ("A", "abc", "expected.totalFee"),
+        ] {
+            let e = check_expected_order(&ExpectedOrder {
+                out_trade_no: no.into(),
+                total_fee: fee.into(),
+                ..ExpectedOrder::default()
+            })
+            .unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{no:?} {fee:?}");
+        }
     }
 }
 

@@ -43,9 +43,9 @@ pub fn test_keys() -> &'static Keys {
         let private = || RsaPrivateKey::parse(KeyInput::Text(RSA1024_PKCS8_PEM)).unwrap();
         let md5 = || Md5Key::new(MD5_KEY.trim()).unwrap();
         Keys {
-            rsa: VerifyKey::Rsa(public()),
-            md5: VerifyKey::Md5(md5()),
-            both: VerifyKey::Both(public(), md5()),
+            rsa: VerifyKey::rsa(public()),
+            md5: VerifyKey::md5(md5()),
+            both: VerifyKey::rsa(public()).with_md5(md5()),
             rsa_signer: Signer::rsa(SignType::Rsa, private()).unwrap(),
             rsa2_signer: Signer::rsa(SignType::Rsa2, private()).unwrap(),
             md5_signer: Signer::md5(md5()),

@@ -1,0 +1,26 @@
+// The ES module entry: the same objects as the CommonJS entry (lib/index.js), by name.
+import cjs from './index.js'
+
+export const {
+  AlipayHK,
+  OrderSigner,
+  VerifiedNotification,
+  ErrorCode,
+  TRADE_PAY_RESULT_CODES,
+  asyncConcurrency,
+  buildOrderStr,
+  buildOrderStrAsync,
+  checkNotifyMatchesOrder,
+  decideNotify,
+  isPaid,
+  notifyVerifyUrl,
+  parseOrderStr,
+  preSignString,
+  signContent,
+  verifyNotify,
+  verifyNotifyAsync,
+  verifyOrderStr,
+  verifyTradePayResult,
+} = cjs
+
+export default cjs
