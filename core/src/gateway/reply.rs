@@ -144,7 +144,12 @@ fn parse_tree(text: &str) -> Result<Node> {
                 format!("the reply is not well-formed XML at byte {at}: {e}")
             })
         })?;
-        let was_first = std::mem::replace(&mut first, false);
+        // Whitespace before the declaration is tolerated (a proxy's stray line break).
+        let blank = matches!(&event, Event::Text(t) if t.chars().all(is_xml_space));
+        let was_first = first;
+        if !blank {
+            first = false;
+        }
         match event {
             Event::Decl(_) if was_first => {}
             Event::Decl(_) => return Err(malformed("an XML declaration that is not at the start")),
@@ -461,6 +466,17 @@ mod tests {
         );
         assert_eq!(r.sign.as_deref(), Some("abc"));
         assert_eq!(r.field("trade_status"), Some("TRADE_FINISHED"));
+    }
+
+    #[test]
+    fn whitespace_before_the_declaration() {
+        let r = parse_reply(
+            b"\r\n  <?xml version=\"1.0\"?>\n<alipay><is_success>T</is_success></alipay>\n",
+        )
+        .unwrap();
+        assert!(r.is_success);
+        let e = parse_reply(b"<alipay/><?xml version=\"1.0\"?>").unwrap_err();
+        assert_eq!(e.code, crate::ErrorCode::MalformedReply);
     }
 
     #[test]

@@ -12,7 +12,6 @@
 //! (`ERR_ALIPAYHK_MALFORMED_REPLY`, `field` naming the id), so a genuine reply cannot be
 //! replayed for another order.
 
-use super::decode::decode_reply;
 use super::errors::GatewayError;
 use super::reply::{parse_reply, Reply};
 use super::request::GatewayRequest;
@@ -635,8 +634,7 @@ pub fn parse_notify_verify_reply(body: &[u8]) -> ReplyResult<NotifyVerifyOutcome
         _ => {}
     }
     if trimmed.first() == Some(&b'<') {
-        // An XML envelope: an error is a refusal; the HTML and other checks speak for the rest.
-        decode_reply(body)?;
+        // An XML envelope: an error is a refusal; anything else in XML (or HTML) is malformed.
         let reply = parse_reply(body)?;
         if let (false, Some(code)) = (reply.is_success, reply.error) {
             return Ok(NotifyVerifyOutcome::Refused(GatewayError::new(&code)));
