@@ -9,7 +9,7 @@
 const crypto = require('node:crypto')
 
 const { AlipayHK, buildOrderStr, parseOrderStr, verifyNotify, verifyTradePayResult } = require('..')
-const { rsaPair, pkcs8Pem, spkiPem, spkiDer, PARTNER, HASH, thrown } = require('./helpers')
+const { rsaPair, pkcs8Pem, spkiPem, spkiDer, PARTNER, HASH, thrown, verificationData } = require('./helpers')
 
 const MERCHANT = rsaPair(2048)
 const ALIPAY = rsaPair(2048)
@@ -231,6 +231,7 @@ describe('the constructor checks the configuration', () => {
       () => new AlipayHK({ partner: PARTNER, signType: 'RSA2', privateKey: pkcs8Pem(MERCHANT), alipayPublicKey: key() }),
     )
     expect(e.code).toBe('ERR_ALIPAYHK_INVALID_KEY')
+    expect(e.field).toBe('config.alipayPublicKey')
     expect(e.message).toContain('your own public key')
   })
 
@@ -253,17 +254,19 @@ describe('the constructor checks the configuration', () => {
     expect(e.field).toBe('config.alipayPubKey')
   })
 
-  test('a garbage alipayPublicKey → ERR_ALIPAYHK_INVALID_KEY', () => {
+  test('a garbage alipayPublicKey → ERR_ALIPAYHK_INVALID_KEY, field config.alipayPublicKey', () => {
     const e = thrown(
       () => new AlipayHK({ partner: PARTNER, signType: 'RSA', privateKey: pkcs8Pem(MERCHANT), alipayPublicKey: 'nope' }),
     )
     expect(e.code).toBe('ERR_ALIPAYHK_INVALID_KEY')
+    expect(e.field).toBe('config.alipayPublicKey')
   })
 })
 
 describe('verifyNotify and verifyTradePayResult on the front work like the functions', () => {
   const a = front('RSA2')
-  const key = { alipayPublicKey: spkiPem(ALIPAY) }
+  // The front accepts messages in its own sign type only, unless acceptSignTypes widens it.
+  const key = { alipayPublicKey: spkiPem(ALIPAY), acceptSignTypes: ['RSA2'] }
 
   test.each([
     ['a genuine notification', () => notifyBody('RSA2')],
@@ -273,7 +276,28 @@ describe('verifyNotify and verifyTradePayResult on the front work like the funct
     ['a malformed body', () => `${notifyBody('RSA2')}&x=%zz`],
   ])('%s gives the same result', (_, body) => {
     const b = body()
-    expect(a.verifyNotify(b)).toEqual(verifyNotify(b, key))
+    expect(verificationData(a.verifyNotify(b))).toEqual(verificationData(verifyNotify(b, key)))
+  })
+
+  test('a genuine RSA (SHA1) notification: an RSA2 front refuses it (SIGN_TYPE_NOT_ACCEPTED); widened with acceptSignTypes it verifies like the function', () => {
+    const b = notifyBody('RSA')
+    const refused = a.verifyNotify(b)
+    expect(refused).toMatchObject({ ok: false, reason: 'SIGN_TYPE_NOT_ACCEPTED', signType: 'RSA' })
+    expect(refused.notification).toBeUndefined()
+    const widened = front('RSA2', { acceptSignTypes: ['RSA2', 'RSA'] }).verifyNotify(b)
+    expect(widened).toMatchObject({ ok: true, signType: 'RSA' })
+    expect(verificationData(widened)).toEqual(verificationData(verifyNotify(b, { alipayPublicKey: spkiPem(ALIPAY) })))
+  })
+
+  test('the verified notification carries the fields and the fingerprint of the Alipay key', () => {
+    const v = a.verifyNotify(notifyBody('RSA2'))
+    expect(v.ok).toBe(true)
+    const fingerprint = crypto.createHash('sha256').update(spkiDer(ALIPAY)).digest('hex')
+    expect(v.keyFingerprint).toBe(fingerprint)
+    expect(a.alipayKeyFingerprints).toEqual([fingerprint])
+    expect(v.notification.keyFingerprint).toBe(fingerprint)
+    expect(v.notification.params.total_fee).toBe('12.50')
+    expect(v.notification.outTradeNo).toBe(ORDER.outTradeNo)
   })
 
   test('a genuine notification verifies on the front', () => {
@@ -287,12 +311,27 @@ describe('verifyNotify and verifyTradePayResult on the front work like the funct
   test('verifyTradePayResult: genuine and tampered, same as the function', () => {
     const orderStr = a.buildOrderStr(ORDER)
     const content = `${orderStr.slice(0, orderStr.indexOf('&sign="'))}&success="true"`
-    const sig = crypto.sign('sha1', Buffer.from(content, 'utf8'), ALIPAY.privateKey).toString('base64')
-    const text = `resultStatus={9000};memo={};result={${content}&sign_type="RSA"&sign="${sig}"}`
+    const sig = crypto.sign('sha256', Buffer.from(content, 'utf8'), ALIPAY.privateKey).toString('base64')
+    const text = `resultStatus={9000};memo={};result={${content}&sign_type="RSA2"&sign="${sig}"}`
     expect(a.verifyTradePayResult(text)).toMatchObject({ ok: true, success: true, resultStatus: '9000' })
+    expect(a.verifyTradePayResult(text).params.total_fee).toBe('12.50')
     expect(a.verifyTradePayResult(text)).toEqual(verifyTradePayResult(text, key))
     const tampered = text.replace('total_fee="12.50"', 'total_fee="1.00"')
     expect(a.verifyTradePayResult(tampered)).toMatchObject({ ok: false, reason: 'BAD_SIGNATURE', success: false })
+    expect(a.verifyTradePayResult(tampered).params).toBeUndefined()
+    expect(a.verifyTradePayResult(tampered).unverifiedParams.total_fee).toBe('1.00')
+    expect(a.verifyTradePayResult(tampered)).toEqual(verifyTradePayResult(tampered, key))
+  })
+
+  test('verifyTradePayResult: an RSA (SHA1) result on an RSA2 front is SIGN_TYPE_NOT_ACCEPTED; widened, it verifies', () => {
+    const orderStr = a.buildOrderStr(ORDER)
+    const content = `${orderStr.slice(0, orderStr.indexOf('&sign="'))}&success="true"`
+    const sig = crypto.sign('sha1', Buffer.from(content, 'utf8'), ALIPAY.privateKey).toString('base64')
+    const text = `resultStatus={9000};memo={};result={${content}&sign_type="RSA"&sign="${sig}"}`
+    expect(a.verifyTradePayResult(text)).toMatchObject({ ok: false, reason: 'SIGN_TYPE_NOT_ACCEPTED', success: false })
+    const widened = front('RSA2', { acceptSignTypes: ['RSA2', 'RSA'] })
+    expect(widened.verifyTradePayResult(text)).toMatchObject({ ok: true, success: true, resultStatus: '9000' })
+    expect(widened.verifyTradePayResult(text)).toEqual(verifyTradePayResult(text, { alipayPublicKey: spkiPem(ALIPAY) }))
   })
 
   test('without alipayPublicKey, an RSA front cannot verify: ERR_ALIPAYHK_INVALID_KEY', () => {
@@ -309,7 +348,7 @@ describe('verifyNotify and verifyTradePayResult on the front work like the funct
   test('an MD5 front verifies MD5 notifications with its md5Key', () => {
     const md5 = front('MD5')
     expect(md5.verifyNotify(notifyBody('MD5'))).toMatchObject({ ok: true, signType: 'MD5' })
-    expect(md5.verifyNotify(notifyBody('MD5')).params.trade_status).toBe('TRADE_FINISHED')
+    expect(md5.verifyNotify(notifyBody('MD5')).notification.params.trade_status).toBe('TRADE_FINISHED')
   })
 
   test('an MD5 front rejects an MD5 notification that was tampered with', () => {

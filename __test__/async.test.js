@@ -12,6 +12,7 @@ const {
   verifyNotify,
   verifyNotifyAsync,
 } = require('..')
+const { verificationData } = require('./helpers')
 
 const order = (i = 0) => ({
   service: 'mobile.securitypay.pay',
@@ -68,9 +69,13 @@ describe('the async calls give what the sync calls give', () => {
     const key = { alipayPublicKey: alipay.publicKey.export({ type: 'spki', format: 'pem' }) }
     const body = signedNotification({ out_trade_no: 'A-1', total_fee: '12.50', trade_status: 'TRADE_FINISHED' })
     const forged = body.replace('12.50', '0.01')
-    expect(await verifyNotifyAsync(body, key)).toEqual(verifyNotify(body, key))
+    const genuine = await verifyNotifyAsync(body, key)
+    expect(genuine.ok).toBe(true)
+    expect(genuine.notification.params.total_fee).toBe('12.50')
+    expect(verificationData(genuine)).toEqual(verificationData(verifyNotify(body, key)))
     expect(await verifyNotifyAsync(forged, key)).toEqual(verifyNotify(forged, key))
     expect((await verifyNotifyAsync(forged, key)).reason).toBe('BAD_SIGNATURE')
+    expect((await verifyNotifyAsync(forged, key)).unverifiedParams.total_fee).toBe('0.01')
   })
 
   test('64 orders in flight all come back right', async () => {
@@ -85,7 +90,7 @@ describe('bad input rejects at once with the same code and field (it never throw
     ['a bad amount', () => buildOrderStrAsync({ ...order(), total_fee: '1.005' }, rsa2), 'ERR_ALIPAYHK_INVALID_PARAM', 'total_fee'],
     ['a missing subject', () => buildOrderStrAsync({ ...order(), subject: undefined }, rsa2), 'ERR_ALIPAYHK_MISSING_PARAM', 'subject'],
     ['a key of the wrong type', () => buildOrderStrAsync(order(), 42), 'ERR_ALIPAYHK_INVALID_ARGUMENT', 'key'],
-    ['a public key where the private key belongs', () => buildOrderStrAsync(order(), { signType: 'RSA', privateKey: merchant.publicKey.export({ type: 'spki', format: 'pem' }) }), 'ERR_ALIPAYHK_INVALID_KEY', undefined],
+    ['a public key where the private key belongs', () => buildOrderStrAsync(order(), { signType: 'RSA', privateKey: merchant.publicKey.export({ type: 'spki', format: 'pem' }) }), 'ERR_ALIPAYHK_INVALID_KEY', 'key.privateKey'],
     ['a signal that is not an AbortSignal', () => buildOrderStrAsync(order(), rsa2, { signal: { aborted: false } }), 'ERR_ALIPAYHK_INVALID_ARGUMENT', 'options.signal'],
     ['a notification body of the wrong type', () => verifyNotifyAsync(42, { md5Key: 'k' }), 'ERR_ALIPAYHK_INVALID_ARGUMENT', 'body'],
   ])('%s', async (_, call, code, field) => {
@@ -269,8 +274,9 @@ describe('asyncConcurrency: how many async calls use the libuv pool at once', ()
     const key = { alipayPublicKey: alipay.publicKey.export({ type: 'spki', format: 'pem' }) }
     const signatures = Array.from({ length: 4 }, (_, i) => signer.buildOrderStrAsync(order(i)))
     const [checked] = await Promise.all([verifyNotifyAsync(body, key), ...signatures])
-    expect(checked).toEqual(verifyNotify(body, key))
+    expect(verificationData(checked)).toEqual(verificationData(verifyNotify(body, key)))
     expect(checked.ok).toBe(true)
+    expect(checked.notification.outTradeNo).toBe('Q-1')
   })
 })
 

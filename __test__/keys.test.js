@@ -119,16 +119,25 @@ describe('every format of the same private key signs identically', () => {
     }
   }
 
-  test.each([1024, 2048])('%i-bit key: a plain private-key string is signed as RSA (SHA1withRSA)', (bits) => {
-    const p = params()
-    const preSign = referencePreSign(p)
-    const sig = crypto.sign('sha1', Buffer.from(preSign, 'utf8'), keys[bits].privateKey).toString('base64')
-    const expected = `${preSign}&sign="${encodeURIComponent(sig)}"&sign_type="RSA"`
-    for (const [label, key] of formats(bits).filter(([, k]) => typeof k === 'string')) {
-      expect({ label, got: buildOrderStr(p, key) }).toEqual({ label, got: expected })
-      expect({ label, signType: new OrderSigner(key).signType }).toEqual({ label, signType: 'RSA' })
-    }
-  })
+  test.each([1024, 2048])(
+    '%i-bit key: a plain private-key string names no sign type and is refused (ERR_ALIPAYHK_SIGN_TYPE, field key.signType); with signType RSA it signs SHA1withRSA',
+    (bits) => {
+      const p = params()
+      const preSign = referencePreSign(p)
+      const sig = crypto.sign('sha1', Buffer.from(preSign, 'utf8'), keys[bits].privateKey).toString('base64')
+      const expected = `${preSign}&sign="${encodeURIComponent(sig)}"&sign_type="RSA"`
+      for (const [label, key] of formats(bits).filter(([, k]) => typeof k === 'string')) {
+        for (const call of [() => buildOrderStr(p, key), () => new OrderSigner(key), () => signContent('x', key)]) {
+          const err = thrown(call)
+          expectError(err)
+          expect({ label, code: err.code, field: err.field }).toEqual({ label, code: 'ERR_ALIPAYHK_SIGN_TYPE', field: 'key.signType' })
+          expect(err.message).toMatch(/RSA2/)
+        }
+        expect({ label, got: buildOrderStr(p, { signType: 'RSA', privateKey: key }) }).toEqual({ label, got: expected })
+        expect({ label, signType: new OrderSigner({ signType: 'RSA', privateKey: key }).signType }).toEqual({ label, signType: 'RSA' })
+      }
+    },
+  )
 })
 
 describe('OrderSigner parses a key once and signs like the functions', () => {
@@ -290,15 +299,17 @@ describe('a key that cannot be used is refused with ERR_ALIPAYHK_INVALID_KEY, sa
         const err = thrown(call)
         expectError(err)
         expect(err.code).toBe('ERR_ALIPAYHK_INVALID_KEY')
+        expect(err.field).toBe('key.privateKey')
         expect(err.message).toMatch(found)
         expect(err.message).toMatch(/key/i)
       }
     }
     if (typeof privateKey === 'string') {
-      // The same key given as a plain string key.
+      // The same key given as a plain string key: refused for naming no sign type, before
+      // anything else is said about it.
       const err = thrown(() => buildOrderStr(params(), privateKey))
-      expect(err.code).toBe('ERR_ALIPAYHK_INVALID_KEY')
-      expect(err.message).toMatch(found)
+      expect(err.code).toBe('ERR_ALIPAYHK_SIGN_TYPE')
+      expect(err.field).toBe('key.signType')
     }
   })
 
@@ -460,6 +471,7 @@ describe('no key material appears in errors or in the signer', () => {
       ['the PKCS#1 PEM under a wrong label', () => new OrderSigner({ signType: 'RSA', privateKey: pkcs1.replace(/RSA PRIVATE KEY/g, 'SECRET STUFF') })],
       ['the PKCS#1 body under the PKCS#8 label', () => buildOrderStr(params(), { signType: 'RSA', privateKey: pkcs1.replace(/RSA PRIVATE KEY/g, 'PRIVATE KEY').slice(0, 700) })],
       ['a plain string key that is the marker', () => buildOrderStr(params(), MARKER)],
+      ['the marker as an RSA privateKey', () => buildOrderStr(params(), { signType: 'RSA', privateKey: MARKER })],
       ['the public key', () => new OrderSigner({ signType: 'RSA', privateKey: publicKey.export({ type: 'spki', format: 'pem' }) })],
       ["signType 'rsa2' with the real key", () => new OrderSigner({ signType: 'rsa2', privateKey: pkcs8 })],
       ["signType 'MD5' with the real private key", () => buildOrderStr(params(), { signType: 'MD5', privateKey: pkcs8 })],

@@ -15,7 +15,7 @@ const {
   notifyVerifyUrl,
   TRADE_PAY_RESULT_CODES,
 } = require('..')
-const { rsaPair, spkiPem, spkiDer, thrown, notifyContent, refSign } = require('./helpers')
+const { rsaPair, spkiPem, spkiDer, thrown, notifyContent, refSign, verifiedNotification } = require('./helpers')
 
 // --- keys -----------------------------------------------------------------------------------
 
@@ -137,7 +137,7 @@ describe('a genuine notification verifies from every form a server may hold it i
   })
 })
 
-describe('params holds every decoded field, exactly as sent', () => {
+describe('the verified notification holds every decoded field, exactly as sent', () => {
   const fields = signNotify(notification())
   const body = formBody(fields)
 
@@ -149,30 +149,35 @@ describe('params holds every decoded field, exactly as sent', () => {
   ])('from a %s: +, %%, =, &, spaces, Chinese, emoji and empty fields come back as signed', (_, input) => {
     const v = verifyNotify(input, ALIPAY_KEY)
     expect(v.ok).toBe(true)
-    expect(v.params).toEqual(Object.fromEntries(fields))
-    expect(v.params.subject).toBe('商品名稱 A+B = 100% & more')
-    expect(v.params.body).toBe('a=b&c=d e+f%20g 中文 😀')
+    expect(v.params).toBeUndefined()
+    const { params } = v.notification
+    expect(params).toEqual(Object.fromEntries(fields))
+    expect(params.subject).toBe('商品名稱 A+B = 100% & more')
+    expect(params.body).toBe('a=b&c=d e+f%20g 中文 😀')
+    expect(v.notification.get('subject')).toBe('商品名稱 A+B = 100% & more')
+    expect(v.notification.outTradeNo).toBe('ORDER-2024-0001')
   })
 
   test('sign and sign_type are among the params', () => {
-    const v = verifyNotify(body, ALIPAY_KEY)
-    expect(v.params.sign).toBe(get(fields, 'sign'))
-    expect(v.params.sign_type).toBe('RSA2')
+    const { params } = verifyNotify(body, ALIPAY_KEY).notification
+    expect(params.sign).toBe(get(fields, 'sign'))
+    expect(params.sign_type).toBe('RSA2')
   })
 
   test('an empty field is kept in params although it is not signed', () => {
-    const v = verifyNotify(body, ALIPAY_KEY)
-    expect(Object.prototype.hasOwnProperty.call(v.params, 'buyer_email')).toBe(true)
-    expect(v.params.buyer_email).toBe('')
+    const { params } = verifyNotify(body, ALIPAY_KEY).notification
+    expect(Object.prototype.hasOwnProperty.call(params, 'buyer_email')).toBe(true)
+    expect(params.buyer_email).toBe('')
   })
 
   test('a `__proto__` field is a plain own property and leaves the prototype alone', () => {
     const signed = signNotify([...notification(), ['__proto__', 'polluted']])
     const v = verifyNotify(formBody(signed), ALIPAY_KEY)
     expect(v.ok).toBe(true)
-    expect(Object.getOwnPropertyNames(v.params)).toContain('__proto__')
-    expect(Object.getOwnPropertyDescriptor(v.params, '__proto__').value).toBe('polluted')
-    expectPlainPrototype(v.params)
+    const { params } = v.notification
+    expect(Object.getOwnPropertyNames(params)).toContain('__proto__')
+    expect(Object.getOwnPropertyDescriptor(params, '__proto__').value).toBe('polluted')
+    expectPlainPrototype(params)
   })
 
   test('a `__proto__` own property of a decoded object is read as a field too', () => {
@@ -181,8 +186,8 @@ describe('params holds every decoded field, exactly as sent', () => {
     expect(Object.getOwnPropertyNames(decoded)).toContain('__proto__')
     const v = verifyNotify(decoded, ALIPAY_KEY)
     expect(v.ok).toBe(true)
-    expect(Object.getOwnPropertyDescriptor(v.params, '__proto__').value).toBe('x')
-    expectPlainPrototype(v.params)
+    expect(Object.getOwnPropertyDescriptor(v.notification.params, '__proto__').value).toBe('x')
+    expectPlainPrototype(v.notification.params)
   })
 })
 
@@ -271,10 +276,12 @@ describe('any change to the signed fields is BAD_SIGNATURE', () => {
     expect(verifyNotify(formBody([...signed, ['extra_common_param', '']]), ALIPAY_KEY).ok).toBe(true)
   })
 
-  test('a failed verification still reports sign_type and the params it read', () => {
+  test('a failed verification still reports sign_type, and the fields it read only as unverifiedParams', () => {
     const v = verifyNotify(formBody(replace(signed, 'total_fee', '0.01')), ALIPAY_KEY)
     expect(v.signType).toBe('RSA2')
-    expect(v.params.total_fee).toBe('0.01')
+    expect(v.unverifiedParams.total_fee).toBe('0.01')
+    expect(v.params).toBeUndefined()
+    expect(v.notification).toBeUndefined()
   })
 })
 
@@ -331,7 +338,9 @@ describe('a body that is not a well-formed form is MALFORMED', () => {
   ])('%s', (_, bad) => {
     const v = verifyNotify(bad, ALIPAY_KEY)
     expect(v).toMatchObject({ ok: false, reason: 'MALFORMED' })
-    expect(v.params).toEqual({})
+    expect(v.unverifiedParams).toEqual({})
+    expect(v.params).toBeUndefined()
+    expect(v.notification).toBeUndefined()
   })
 
   test('raw bytes that are not UTF-8 in a Buffer', () => {
@@ -384,7 +393,7 @@ describe('what frameworks do to a body: only decoding exactly once verifies', ()
     const signed = signNotify(notification({ subject: '  padded subject  ' }))
     const v = verifyNotify(formBody(signed), ALIPAY_KEY)
     expect(v.ok).toBe(true)
-    expect(v.params.subject).toBe('  padded subject  ')
+    expect(v.notification.params.subject).toBe('  padded subject  ')
   })
 
   test('leading and trailing spaces trimmed after signing → BAD_SIGNATURE', () => {
@@ -494,6 +503,9 @@ describe('Alipay’s public key is accepted in every format merchants hold it in
 })
 
 describe('isPaid: TRADE_SUCCESS and TRADE_FINISHED are paid, nothing else', () => {
+  /** A verified notification of `fields`, signed here by the test Alipay key. */
+  const verified = (fields) => verifiedNotification(verifyNotify, fields, ALIPAY[2048])
+
   test.each([
     ['TRADE_SUCCESS', true],
     ['TRADE_FINISHED', true],
@@ -502,31 +514,61 @@ describe('isPaid: TRADE_SUCCESS and TRADE_FINISHED are paid, nothing else', () =
     ['trade_success', false],
     ['', false],
   ])('trade_status %p → %p', (status, paid) => {
-    expect(isPaid({ out_trade_no: 'A1', trade_status: status })).toBe(paid)
+    const n = verified({ out_trade_no: 'A1', trade_status: status })
+    expect(n.get('trade_status')).toBe(status)
+    expect(isPaid(n)).toBe(paid)
+    expect(n.isPaid()).toBe(paid)
   })
 
   test('no trade_status → false', () => {
-    expect(isPaid({ out_trade_no: 'A1' })).toBe(false)
+    const n = verified({ out_trade_no: 'A1' })
+    expect(n.tradeStatus).toBeNull()
+    expect(isPaid(n)).toBe(false)
+    expect(n.isPaid()).toBe(false)
   })
 
-  test('works on the params of a verified notification', () => {
+  test('works on the notification of a verified result', () => {
     const v = verifyNotify(formBody(signNotify(notification({ trade_status: 'TRADE_SUCCESS' }))), ALIPAY_KEY)
-    expect(v.ok && isPaid(v.params)).toBe(true)
+    expect(v.ok && isPaid(v.notification)).toBe(true)
   })
 
   test('a non-object → ERR_ALIPAYHK_INVALID_ARGUMENT', () => {
     expect(thrown(() => isPaid('trade_status=TRADE_SUCCESS')).code).toBe('ERR_ALIPAYHK_INVALID_ARGUMENT')
   })
+
+  test('a plain object of fields, even paid ones, is refused: ERR_ALIPAYHK_INVALID_ARGUMENT, field notification', () => {
+    for (const plain of [
+      { out_trade_no: 'A1', trade_status: 'TRADE_SUCCESS' },
+      verified({ out_trade_no: 'A1', trade_status: 'TRADE_SUCCESS' }).params,
+    ]) {
+      const e = thrown(() => isPaid(plain))
+      expectTypeError(e)
+      expect(e.code).toBe('ERR_ALIPAYHK_INVALID_ARGUMENT')
+      expect(e.field).toBe('notification')
+    }
+  })
+
+  test('the fields of a failed verification (unverifiedParams) are refused', () => {
+    const tampered = replace(signNotify(notification({ trade_status: 'WAIT_BUYER_PAY' })), 'trade_status', 'TRADE_SUCCESS')
+    const v = verifyNotify(formBody(tampered), ALIPAY_KEY)
+    expect(v).toMatchObject({ ok: false, reason: 'BAD_SIGNATURE' })
+    expect(v.unverifiedParams.trade_status).toBe('TRADE_SUCCESS')
+    expect(thrown(() => isPaid(v.unverifiedParams)).field).toBe('notification')
+    expect(thrown(() => isPaid(v.notification)).field).toBe('notification')
+  })
 })
 
 describe('checkNotifyMatchesOrder lists every disagreement with the merchant’s own order', () => {
-  const params = {
+  const fields = {
     out_trade_no: 'ORDER-1',
     total_fee: '0.10',
     currency: 'HKD',
     seller_id: '2088101568358171',
     trade_status: 'TRADE_FINISHED',
   }
+  /** A verified notification of `fields` with `overrides`, signed here by the test Alipay key. */
+  const verified = (overrides = {}) => verifiedNotification(verifyNotify, { ...fields, ...overrides }, ALIPAY[2048])
+  const params = verified()
   const order = { outTradeNo: 'ORDER-1', totalFee: '0.10', currency: 'HKD', sellerId: '2088101568358171' }
 
   test('empty when everything agrees', () => {
@@ -535,28 +577,29 @@ describe('checkNotifyMatchesOrder lists every disagreement with the merchant’s
 
   test('amounts compare as decimals: 0.1 equals 0.10', () => {
     expect(checkNotifyMatchesOrder(params, { ...order, totalFee: '0.1' })).toEqual([])
-    expect(checkNotifyMatchesOrder({ ...params, total_fee: '0.1' }, { ...order, totalFee: '0.10' })).toEqual([])
+    expect(checkNotifyMatchesOrder(verified({ total_fee: '0.1' }), { ...order, totalFee: '0.10' })).toEqual([])
   })
 
   test('the number 0.1 equals the text "0.1" and "0.10"', () => {
-    expect(checkNotifyMatchesOrder({ ...params, total_fee: '0.1' }, { ...order, totalFee: 0.1 })).toEqual([])
+    expect(checkNotifyMatchesOrder(verified({ total_fee: '0.1' }), { ...order, totalFee: 0.1 })).toEqual([])
     expect(checkNotifyMatchesOrder(params, { ...order, totalFee: 0.1 })).toEqual([])
   })
 
   test('0.1 does not equal 0.01 or 1', () => {
-    expect(checkNotifyMatchesOrder(params, { totalFee: '0.01' })).toHaveLength(1)
-    expect(checkNotifyMatchesOrder(params, { totalFee: 1 })).toHaveLength(1)
+    expect(checkNotifyMatchesOrder(params, { ...order, totalFee: '0.01' })).toHaveLength(1)
+    expect(checkNotifyMatchesOrder(params, { ...order, totalFee: 1 })).toHaveLength(1)
   })
 
   test.each([
-    ['out_trade_no', { outTradeNo: 'ORDER-2' }],
-    ['total_fee', { totalFee: '0.11' }],
-    ['currency', { currency: 'USD' }],
-    ['seller_id', { sellerId: '2088000000000000' }],
-  ])('a mismatch in %s is reported, the message starting with the field name', (field, change) => {
+    ['out_trade_no', { outTradeNo: 'ORDER-2' }, 'ORDER-1', 'ORDER-2'],
+    ['total_fee', { totalFee: '0.11' }, '0.10', '0.11'],
+    ['currency', { currency: 'USD' }, 'HKD', 'USD'],
+    ['seller_id', { sellerId: '2088000000000000' }, '2088101568358171', '2088000000000000'],
+  ])('a mismatch in %s is reported as data, the message starting with the field name', (field, change, theirs, ours) => {
     const problems = checkNotifyMatchesOrder(params, { ...order, ...change })
     expect(problems).toHaveLength(1)
-    expect(problems[0].startsWith(field)).toBe(true)
+    expect(problems[0]).toEqual({ field, notification: theirs, order: ours, message: expect.any(String) })
+    expect(problems[0].message.startsWith(field)).toBe(true)
   })
 
   test('all four mismatches at once are all reported', () => {
@@ -568,21 +611,45 @@ describe('checkNotifyMatchesOrder lists every disagreement with the merchant’s
     })
     expect(problems).toHaveLength(4)
     for (const field of ['out_trade_no', 'total_fee', 'currency', 'seller_id']) {
-      expect(problems.some((p) => p.startsWith(field))).toBe(true)
+      expect(problems.some((p) => p.field === field && p.message.startsWith(field))).toBe(true)
     }
   })
 
-  test('a field the notification lacks is reported', () => {
-    const { currency, ...noCurrency } = params
-    const problems = checkNotifyMatchesOrder(noCurrency, order)
+  test('a field the notification lacks is reported, its notification value undefined', () => {
+    const { currency, ...noCurrency } = fields
+    const problems = checkNotifyMatchesOrder(verifiedNotification(verifyNotify, noCurrency, ALIPAY[2048]), order)
     expect(problems).toHaveLength(1)
-    expect(problems[0].startsWith('currency')).toBe(true)
+    expect(problems[0].field).toBe('currency')
+    expect(problems[0].notification).toBeUndefined()
+    expect(problems[0].order).toBe('HKD')
+    expect(problems[0].message.startsWith('currency')).toBe(true)
   })
 
-  test('fields absent from expected are not compared', () => {
-    expect(checkNotifyMatchesOrder(params, {})).toEqual([])
-    expect(checkNotifyMatchesOrder(params, { outTradeNo: 'ORDER-1' })).toEqual([])
-    expect(checkNotifyMatchesOrder({ ...params, currency: 'USD', total_fee: '5.00' }, { outTradeNo: 'ORDER-1' })).toEqual([])
+  test('currency and sellerId, when absent from expected, are not compared', () => {
+    expect(checkNotifyMatchesOrder(params, { outTradeNo: 'ORDER-1', totalFee: '0.10' })).toEqual([])
+    expect(
+      checkNotifyMatchesOrder(verified({ currency: 'USD', seller_id: '2088000000000000' }), { outTradeNo: 'ORDER-1', totalFee: '0.10' }),
+    ).toEqual([])
+  })
+
+  test('outTradeNo and totalFee are required: a check that compares nothing is refused (ERR_ALIPAYHK_MISSING_PARAM)', () => {
+    for (const [expected, field] of [
+      [{}, 'expected.outTradeNo'],
+      [{ totalFee: '0.10' }, 'expected.outTradeNo'],
+      [{ outTradeNo: 'ORDER-1' }, 'expected.totalFee'],
+      [{ outTradeNo: 'ORDER-1', totalFee: undefined }, 'expected.totalFee'],
+    ]) {
+      const e = thrown(() => checkNotifyMatchesOrder(params, expected))
+      expect(e.code).toBe('ERR_ALIPAYHK_MISSING_PARAM')
+      expect(e.field).toBe(field)
+    }
+  })
+
+  test('seller_id is compared with the notification’s seller_id only, never partner', () => {
+    const { seller_id, ...noSeller } = fields
+    const n = verifiedNotification(verifyNotify, { ...noSeller, partner: '2088101568358171' }, ALIPAY[2048])
+    const problems = checkNotifyMatchesOrder(n, order)
+    expect(problems).toEqual([{ field: 'seller_id', notification: undefined, order: '2088101568358171', message: expect.any(String) }])
   })
 })
 

@@ -163,6 +163,12 @@ pub fn js_len(value: &Unknown<'_>) -> Result<usize> {
     js.utf16_len()
 }
 
+/// The length of a JS array (the caller has checked `is_array`).
+pub fn array_len(value: &Unknown<'_>) -> Result<usize> {
+    let array: Array = unsafe { value.cast()? };
+    Ok(array.len() as usize)
+}
+
 /// Refuses a string or byte argument longer than `max` before it is copied.
 pub fn check_len(len: usize, max: usize, field: &str) -> Outcome<()> {
     if len > max {

@@ -134,7 +134,7 @@ pub fn public_keys_of(value: &Unknown<'_>, field: &str) -> Outcome<VerifyKey> {
     let mut keys = Vec::new();
     if value.is_array()? {
         let list: Object = unsafe { value.cast()? };
-        let n = crate::convert::js_len(value)?;
+        let n = crate::convert::array_len(value)?;
         if n == 0 || n > 8 {
             return Err(Error::argument(
                 field,
@@ -174,7 +174,14 @@ pub fn sign_types_of(env: &Env, value: &Unknown<'_>, field: &str) -> Outcome<Opt
         .into());
     }
     let list: Object = unsafe { value.cast()? };
-    let n = crate::convert::js_len(value)?.min(8);
+    let n = crate::convert::array_len(value)?;
+    if n > 8 {
+        return Err(Error::argument(
+            field,
+            format!("{field} lists {n} sign types; there are only RSA, RSA2 and MD5"),
+        )
+        .into());
+    }
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let item: Unknown = list.get_element(i as u32)?;
