@@ -6,7 +6,8 @@
 // rejects with a documented `code` (and `field` where there is one); an exception raised by
 // the caller's own getter or Proxy trap propagates unchanged. A handful of the nastiest
 // cases also run in a child process, to prove that none aborts it; and the panic test hook
-// proves a Rust panic becomes ERR_ALIPAYHK_INTERNAL.
+// (on the raw binding, index.js: the package entry does not export it) proves a Rust panic
+// becomes ERR_ALIPAYHK_INTERNAL.
 'use strict'
 
 const crypto = require('node:crypto')
@@ -63,15 +64,22 @@ const MD5_FRONT = new AlipayHK({ partner: H.PARTNER, signType: 'MD5', md5Key: MD
 
 const P = H.validParams
 const BODY = H.signedNotifyBody(H.notifyFields(), 'RSA', ALIPAY.privateKey)
+// FRONT is an RSA2 account: it accepts RSA2-signed messages only (acceptSignTypes default).
+const BODY2 = H.signedNotifyBody(H.notifyFields(), 'RSA2', ALIPAY.privateKey)
 const MD5_BODY = H.signedNotifyBody(H.notifyFields(), 'MD5', MD5_KEY)
 const ORDER_STR = H.refOrderStr(H.refPreSign(P()), 'RSA2', MERCHANT2.privateKey)
+// What isPaid and checkNotifyMatchesOrder take: a notification that verified (notifyFields:
+// HOSTILE-0001, 12.50 HKD, TRADE_FINISHED), and an order that matches it.
+const NOTIFICATION = H.verifiedNotification(verifyNotify, H.notifyFields(), ALIPAY, 'RSA')
+const EXPECTED = { outTradeNo: 'HOSTILE-0001', totalFee: '12.50' }
 
-function tradePayResult(preSign = H.refPreSign(P())) {
+function tradePayResult(preSign = H.refPreSign(P()), signType = 'RSA') {
   const content = `${preSign}&success="true"`
-  const sign = H.refSign(content, 'RSA', ALIPAY.privateKey)
-  return `resultStatus={9000};memo={};result={${content}&sign_type="RSA"&sign="${sign}"}`
+  const sign = H.refSign(content, signType, ALIPAY.privateKey)
+  return `resultStatus={9000};memo={};result={${content}&sign_type="${signType}"&sign="${sign}"}`
 }
 const RESULT = tradePayResult()
+const RESULT2 = tradePayResult(H.refPreSign(P()), 'RSA2')
 
 // --- independent checks ----------------------------------------------------------------------
 
@@ -235,9 +243,9 @@ const ARGUMENTS = [
   ['parseOrderStr(orderStr)', (v) => parseOrderStr(v), 'sync', 'orderStr', true, false],
   ['verifyOrderStr(orderStr)', (v) => verifyOrderStr(v), 'sync', 'orderStr', true, false],
   ['verifyOrderStr(…, key)', (v) => verifyOrderStr(ORDER_STR, v), 'sync', 'key', false, true],
-  ['checkNotifyMatchesOrder(params)', (v) => checkNotifyMatchesOrder(v, {}), 'sync', 'params', true, true],
-  ['checkNotifyMatchesOrder(…, expected)', (v) => checkNotifyMatchesOrder({}, v), 'sync', 'expected', true, true],
-  ['isPaid(params)', (v) => isPaid(v), 'sync', 'params', true, true],
+  ['checkNotifyMatchesOrder(notification)', (v) => checkNotifyMatchesOrder(v, EXPECTED), 'sync', 'notification', true, true],
+  ['checkNotifyMatchesOrder(…, expected)', (v) => checkNotifyMatchesOrder(NOTIFICATION, v), 'sync', 'expected', true, true],
+  ['isPaid(notification)', (v) => isPaid(v), 'sync', 'notification', true, true],
   ['notifyVerifyUrl(partner)', (v) => notifyVerifyUrl(v, 'n-1'), 'sync', 'partner', true, false],
   ['notifyVerifyUrl(…, notifyId)', (v) => notifyVerifyUrl(H.PARTNER, v), 'sync', 'notifyId', true, false],
   ['notifyVerifyUrl(…, gateway)', (v) => notifyVerifyUrl(H.PARTNER, 'n-1', v), 'sync', 'gateway', false, false],
@@ -316,21 +324,28 @@ returns('verifyOrderStr with the merchant public key: ok, signature checked', ()
   expect(v.signatureChecked).toBe(true)
   expect(v.mistakes).toEqual([])
 })
-returns('checkNotifyMatchesOrder: one line per disagreeing field', () =>
-  checkNotifyMatchesOrder({ out_trade_no: 'A', total_fee: '0.10', currency: 'HKD' }, { outTradeNo: 'A', totalFee: '0.1', currency: 'CNY' }), (v) => {
+returns('checkNotifyMatchesOrder: one entry per disagreeing field', () =>
+  checkNotifyMatchesOrder(NOTIFICATION, { outTradeNo: 'HOSTILE-0001', totalFee: '12.5', currency: 'CNY' }), (v) => {
   expect(v).toHaveLength(1)
-  expect(v[0]).toMatch(/^currency/)
+  expect(v[0]).toMatchObject({ field: 'currency', notification: 'HKD', order: 'CNY' })
+  expect(v[0].message).toMatch(/^currency/)
 })
-returns('isPaid: TRADE_FINISHED is paid', () => isPaid({ trade_status: 'TRADE_FINISHED' }), (v) => expect(v).toBe(true))
+returns('isPaid: TRADE_FINISHED is paid', () => isPaid(NOTIFICATION), (v) => expect(v).toBe(true))
 returns('AlipayHK#buildOrderStr: exact orderStr', () => FRONT.buildOrderStr(H.validOrder()), (s) =>
   expectOrderStr(s, H.refPreSign(H.frontParams(H.validOrder())), 'RSA2'),
 )
 resolves('AlipayHK#buildOrderStrAsync: exact orderStr', () => FRONT.buildOrderStrAsync(H.validOrder()), (s) =>
   expectOrderStr(s, H.refPreSign(H.frontParams(H.validOrder())), 'RSA2'),
 )
-returns('AlipayHK#verifyNotify: verifies', () => FRONT.verifyNotify(BODY), OK)
-resolves('AlipayHK#verifyNotifyAsync: verifies', () => FRONT.verifyNotifyAsync(BODY), OK)
-returns('AlipayHK#verifyTradePayResult: a success', () => FRONT.verifyTradePayResult(RESULT), (v) => expect(v.success).toBe(true))
+returns('AlipayHK#verifyNotify: verifies', () => FRONT.verifyNotify(BODY2), OK)
+resolves('AlipayHK#verifyNotifyAsync: verifies', () => FRONT.verifyNotifyAsync(BODY2), OK)
+returns('AlipayHK#verifyTradePayResult: a success', () => FRONT.verifyTradePayResult(RESULT2), (v) => expect(v.success).toBe(true))
+returns('AlipayHK#verifyNotify (RSA2 account): an RSA notification is SIGN_TYPE_NOT_ACCEPTED', () => FRONT.verifyNotify(BODY), failed('SIGN_TYPE_NOT_ACCEPTED'))
+resolves('AlipayHK#verifyNotifyAsync (RSA2 account): an RSA notification is SIGN_TYPE_NOT_ACCEPTED', () => FRONT.verifyNotifyAsync(BODY), failed('SIGN_TYPE_NOT_ACCEPTED'))
+returns('AlipayHK#verifyTradePayResult (RSA2 account): an RSA result is SIGN_TYPE_NOT_ACCEPTED, not a success', () => FRONT.verifyTradePayResult(RESULT), (v) => {
+  failed('SIGN_TYPE_NOT_ACCEPTED')(v)
+  expect(v.success).toBe(false)
+})
 
 // --- 3. odd objects --------------------------------------------------------------------------
 
@@ -359,7 +374,8 @@ returns('buildOrderStr: a null-prototype key object', () => buildOrderStr(P(), n
 )
 throwsCode('buildOrderStr: an empty null-prototype key object: SIGN_TYPE', () => buildOrderStr(P(), Object.create(null)), SIGN_TYPE)
 returns('verifyNotify: a null-prototype decoded body', () => verifyNotify(nullProto(Object.fromEntries(new URLSearchParams(BODY))), ALIPAY_KEY), OK)
-returns('isPaid: null-prototype params', () => isPaid(nullProto({ trade_status: 'TRADE_SUCCESS' })), (v) => expect(v).toBe(true))
+throwsCode('isPaid: null-prototype params, paid ones, are refused (not a verified notification)', () =>
+  isPaid(nullProto({ trade_status: 'TRADE_SUCCESS' })), INVALID_ARGUMENT, 'notification')
 returns('buildOrderStr: a class instance with own fields signs its own fields only', () => buildOrderStr(new OrderRecord(P()), KEYS.RSA2), (s) =>
   expectOrderStr(s, H.refPreSign(P()), 'RSA2'),
 )
@@ -387,7 +403,7 @@ throwsCode('buildOrderStr: signType and privateKey only on the prototype are not
 throwsCode('new AlipayHK: a partner only on the prototype is not read', () =>
   new AlipayHK(inheriting({ partner: H.PARTNER }, { signType: 'MD5', md5Key: MD5_KEY })), MISSING_PARAM, 'partner')
 throwsCode('new AlipayHK (MD5): an md5Key only on the prototype is not read', () =>
-  new AlipayHK(inheriting({ md5Key: ATTACKER_MD5 }, { partner: H.PARTNER, signType: 'MD5' })), INVALID_ARGUMENT, 'key.md5Key')
+  new AlipayHK(inheriting({ md5Key: ATTACKER_MD5 }, { partner: H.PARTNER, signType: 'MD5' })), INVALID_ARGUMENT, 'config.md5Key')
 throwsCode('AlipayHK#buildOrderStr: a subject only on the prototype is not read', () => {
   const order = H.validOrder()
   delete order.subject
@@ -395,11 +411,17 @@ throwsCode('AlipayHK#buildOrderStr: a subject only on the prototype is not read'
 }, MISSING_PARAM, 'subject')
 throwsCode('buildOrderStr: an inherited options.strict = false is not read', () =>
   buildOrderStr({ a: 'b' }, KEYS.MD5, inheriting({ strict: false }, {})), INVALID_PARAM)
-returns('checkNotifyMatchesOrder: an inherited expected.totalFee is not compared', () =>
-  checkNotifyMatchesOrder({ total_fee: '1.00' }, inheriting({ totalFee: '2.00' }, {})), (v) => expect(v).toEqual([]))
-returns('isPaid: an inherited trade_status is not read', () => isPaid(inheriting({ trade_status: 'TRADE_SUCCESS' }, {})), (v) => expect(v).toBe(false))
-returns('checkNotifyMatchesOrder: inherited notification params are not read', () =>
-  checkNotifyMatchesOrder(inheriting({ out_trade_no: 'A' }, {}), { outTradeNo: 'A' }), (v) => expect(v).toEqual(['out_trade_no: the notification has none; the order has "A"']))
+throwsCode('checkNotifyMatchesOrder: an inherited expected.totalFee is not read (so it is missing)', () =>
+  checkNotifyMatchesOrder(NOTIFICATION, inheriting({ totalFee: '12.50' }, { outTradeNo: 'HOSTILE-0001' })), MISSING_PARAM, 'expected.totalFee')
+returns('checkNotifyMatchesOrder: an inherited expected.currency is not compared', () =>
+  checkNotifyMatchesOrder(NOTIFICATION, inheriting({ currency: 'CNY' }, { ...EXPECTED })), (v) => expect(v).toEqual([]))
+throwsCode('isPaid: an object inheriting from a verified notification is refused', () => isPaid(Object.create(NOTIFICATION)), INVALID_ARGUMENT, 'notification')
+throwsCode('isPaid: an inherited trade_status on a plain object is refused, not read', () =>
+  isPaid(inheriting({ trade_status: 'TRADE_SUCCESS' }, {})), INVALID_ARGUMENT, 'notification')
+throwsCode('checkNotifyMatchesOrder: an object inheriting from a verified notification is refused', () =>
+  checkNotifyMatchesOrder(Object.create(NOTIFICATION), EXPECTED), INVALID_ARGUMENT, 'notification')
+throwsCode('checkNotifyMatchesOrder: inherited notification params on a plain object are refused, not read', () =>
+  checkNotifyMatchesOrder(inheriting({ out_trade_no: 'HOSTILE-0001' }, {}), EXPECTED), INVALID_ARGUMENT, 'notification')
 returns('buildOrderStr: symbol keys are ignored', () => buildOrderStr({ ...P(), [Symbol('subject')]: 'x', [Symbol.iterator]: 'y' }, KEYS.RSA), (s) =>
   expectOrderStr(s, H.refPreSign(P()), 'RSA'),
 )
@@ -428,9 +450,10 @@ for (const [label, asDecoded] of [['a form body', false], ['a decoded body', tru
     return verifyNotify(asDecoded ? Object.fromEntries(new URLSearchParams(body)) : body, { md5Key: MD5_KEY })
   }, (v) => {
     OK(v)
-    expect(Object.getOwnPropertyNames(v.params)).toContain('__proto__')
-    expect(Object.getOwnPropertyDescriptor(v.params, '__proto__').value).toBe('polluted')
-    expect(typeof v.params.hasOwnProperty).toBe('function')
+    const { params } = v.notification
+    expect(Object.getOwnPropertyNames(params)).toContain('__proto__')
+    expect(Object.getOwnPropertyDescriptor(params, '__proto__').value).toBe('polluted')
+    expect(typeof params.hasOwnProperty).toBe('function')
   })
 }
 returns('buildOrderStr: frozen params, key and options', () =>
@@ -467,13 +490,13 @@ for (const [label, make] of [
     buildOrderStr(make(), KEYS.MD5, { strict: false }), INVALID_ARGUMENT, 'params')
   rejectsCode(`buildOrderStrAsync with ${label} as params`, () => buildOrderStrAsync(make(), KEYS.MD5, { strict: false }), INVALID_ARGUMENT, 'params')
   throwsCode(`checkNotifyMatchesOrder with ${label} as expected: refused, not "all agree"`, () =>
-    checkNotifyMatchesOrder({ out_trade_no: 'A', total_fee: '1.00' }, make()), INVALID_ARGUMENT, 'expected')
+    checkNotifyMatchesOrder(NOTIFICATION, make()), INVALID_ARGUMENT, 'expected')
 }
 throwsCode('preSignString with a Map', () => preSignString(new Map([['a', 'b']]), { strict: false }), INVALID_ARGUMENT, 'params')
 throwsCode('OrderSigner#preSign with a Map', () => SIGNER.preSign(new Map(), { strict: false }), INVALID_ARGUMENT, 'params')
 throwsCode('AlipayHK#buildOrderStr with a Map as extra', () => FRONT.buildOrderStr({ ...H.validOrder(), extra: new Map([['appenv', 'x']]) }), INVALID_ARGUMENT)
-throwsCode('isPaid with a Promise', () => isPaid(Promise.resolve({ trade_status: 'TRADE_SUCCESS' })), INVALID_ARGUMENT, 'params')
-throwsCode('checkNotifyMatchesOrder with a Map as params', () => checkNotifyMatchesOrder(new Map(), {}), INVALID_ARGUMENT, 'params')
+throwsCode('isPaid with a Promise of a verified notification (forgotten await)', () => isPaid(Promise.resolve(NOTIFICATION)), INVALID_ARGUMENT, 'notification')
+throwsCode('checkNotifyMatchesOrder with a Map as the notification', () => checkNotifyMatchesOrder(new Map(), EXPECTED), INVALID_ARGUMENT, 'notification')
 throwsCode('verifyNotify with a Map body', () => verifyNotify(new Map(new URLSearchParams(BODY)), ALIPAY_KEY), INVALID_ARGUMENT, 'body')
 throwsCode('verifyNotify with a Promise body', () => verifyNotify(Promise.resolve(BODY), ALIPAY_KEY), INVALID_ARGUMENT, 'body')
 rejectsCode('verifyNotifyAsync with a Set body', () => verifyNotifyAsync(new Set([BODY]), ALIPAY_KEY), INVALID_ARGUMENT, 'body')
@@ -557,9 +580,11 @@ rejectsSame('verifyNotifyAsync: key getter', () => verifyNotifyAsync(BODY, throw
 rejectsSame('verifyNotifyAsync: options.signal getter', () => verifyNotifyAsync(BODY, ALIPAY_KEY, throwing({}, 'signal')), BOOM)
 throwsSame('verifyTradePayResult: key getter', () => verifyTradePayResult(RESULT, throwing({}, 'alipayPublicKey')), BOOM)
 throwsSame('verifyOrderStr: key.publicKey getter', () => verifyOrderStr(ORDER_STR, throwing({}, 'publicKey')), BOOM)
-throwsSame('checkNotifyMatchesOrder: a params getter', () => checkNotifyMatchesOrder(throwing({}, 'total_fee'), {}), BOOM)
-throwsSame('checkNotifyMatchesOrder: an expected getter', () => checkNotifyMatchesOrder({}, throwing({}, 'totalFee')), BOOM)
-throwsSame('isPaid: a params getter', () => isPaid(throwing({}, 'trade_status')), BOOM)
+// A plain object is refused before any of its fields is read: its getter never runs.
+throwsCode('checkNotifyMatchesOrder: a plain object with a throwing getter is refused unread', () =>
+  checkNotifyMatchesOrder(throwing({}, 'total_fee'), EXPECTED), INVALID_ARGUMENT, 'notification')
+throwsSame('checkNotifyMatchesOrder: an expected getter', () => checkNotifyMatchesOrder(NOTIFICATION, throwing({ ...EXPECTED }, 'totalFee')), BOOM)
+throwsCode('isPaid: a plain object with a throwing getter is refused unread', () => isPaid(throwing({}, 'trade_status')), INVALID_ARGUMENT, 'notification')
 throwsSame('new AlipayHK: config.partner getter', () => new AlipayHK(throwing({ signType: 'MD5', md5Key: MD5_KEY }, 'partner')), BOOM)
 throwsSame('new AlipayHK: config.privateKey getter', () => new AlipayHK(throwing({ partner: H.PARTNER, signType: 'RSA' }, 'privateKey')), BOOM)
 throwsSame('new AlipayHK: config.alipayPublicKey getter', () =>
@@ -612,7 +637,9 @@ throwsCode('preSignString: 10,000 parameters', () => preSignString(manyParams(10
 throwsCode('OrderSigner#preSign: 10,000 parameters', () => SIGNER.preSign(manyParams(10000), { strict: false }), INVALID_ARGUMENT, 'params')
 throwsCode('AlipayHK#buildOrderStr: 10,000 extra parameters', () => FRONT.buildOrderStr({ ...H.validOrder(), extra: manyParams(10000) }), INVALID_ARGUMENT, 'params')
 throwsCode('verifyNotify: a decoded body of 10,000 fields', () => verifyNotify(manyParams(10000), ALIPAY_KEY), INVALID_ARGUMENT, 'body')
-throwsCode('checkNotifyMatchesOrder: 10,000 params', () => checkNotifyMatchesOrder(manyParams(10000), {}), INVALID_ARGUMENT, 'params')
+throwsCode('checkNotifyMatchesOrder: 10,000 params as the notification', () => checkNotifyMatchesOrder(manyParams(10000), EXPECTED), INVALID_ARGUMENT, 'notification')
+throwsCode('checkNotifyMatchesOrder: an expected of 10,000 properties', () =>
+  checkNotifyMatchesOrder(NOTIFICATION, { ...EXPECTED, ...manyParams(10000) }), INVALID_ARGUMENT, 'expected')
 throwsCode('new AlipayHK: a config of 2,000 properties', () => new AlipayHK(manyParams(2000)), INVALID_ARGUMENT, 'config')
 returns('preSignString: exactly 1,000 parameters is allowed, exactly', () => preSignString(manyParams(1000), { strict: false }), (s) =>
   expect(s).toBe(H.refPreSign(manyParams(1000))))
@@ -645,12 +672,14 @@ throwsCode('AlipayHK#verifyTradePayResult: 10 MB', () => FRONT.verifyTradePayRes
 throwsCode('parseOrderStr: 10 MB', () => parseOrderStr(TEN_MB), INVALID_ARGUMENT, 'orderStr')
 throwsCode('verifyOrderStr: 10 MB', () => verifyOrderStr(TEN_MB, { md5Key: MD5_KEY }), INVALID_ARGUMENT, 'orderStr')
 throwsCode('notifyVerifyUrl: a 10 MB notifyId', () => notifyVerifyUrl(H.PARTNER, TEN_MB), INVALID_ARGUMENT, 'notifyId')
-throwsCode('isPaid: a 10 MB trade_status', () => isPaid({ trade_status: TEN_MB }), INVALID_ARGUMENT, 'params')
-throwsCode('checkNotifyMatchesOrder: a 10 MB expected.outTradeNo', () => checkNotifyMatchesOrder({}, { outTradeNo: TEN_MB }), INVALID_ARGUMENT, 'expected.outTradeNo')
+throwsCode('isPaid: a plain object with a 10 MB trade_status', () => isPaid({ trade_status: TEN_MB }), INVALID_ARGUMENT, 'notification')
+throwsCode('checkNotifyMatchesOrder: a 10 MB expected.outTradeNo', () =>
+  checkNotifyMatchesOrder(NOTIFICATION, { outTradeNo: TEN_MB, totalFee: '12.50' }), INVALID_ARGUMENT, 'expected.outTradeNo')
 throwsCode('new AlipayHK: a 10 MB partner', () => new AlipayHK({ partner: TEN_MB, signType: 'MD5', md5Key: MD5_KEY }), INVALID_ARGUMENT, 'partner')
 throwsCode('new AlipayHK: a 10 MB sellerId', () => new AlipayHK({ partner: H.PARTNER, sellerId: TEN_MB, signType: 'MD5', md5Key: MD5_KEY }), INVALID_ARGUMENT, 'sellerId')
 for (const [label, big] of [['1 MiB', ONE_MB], ['10 MB', TEN_MB]]) {
-  throwsCode(`buildOrderStr: a ${label} key string`, () => buildOrderStr(P(), big), INVALID_KEY)
+  throwsCode(`buildOrderStr: a ${label} key string (names no sign type)`, () => buildOrderStr(P(), big), SIGN_TYPE, 'key.signType')
+  throwsCode(`buildOrderStr: a ${label} privateKey string`, () => buildOrderStr(P(), { signType: 'RSA', privateKey: big }), INVALID_KEY)
   throwsCode(`buildOrderStr: a ${label} privateKey Buffer`, () => buildOrderStr(P(), { signType: 'RSA', privateKey: Buffer.from(big) }), INVALID_KEY)
   rejectsCode(`buildOrderStrAsync: a ${label} privateKey`, () => buildOrderStrAsync(P(), { signType: 'RSA2', privateKey: big }), INVALID_KEY)
   throwsCode(`new OrderSigner: a ${label} md5Key`, () => new OrderSigner({ signType: 'MD5', md5Key: big }), INVALID_KEY)
@@ -673,11 +702,12 @@ rejectsCode('buildOrderStrAsync: a NUL in a value', () => buildOrderStrAsync(P({
 throwsCode('preSignString: a NUL in a name', () => preSignString({ 'a\0b': 'x' }, { strict: false }), INVALID_PARAM, 'a\0b')
 returns('signContent: NUL bytes in free text are signed as given', () => signContent('a\0b\0', KEYS.RSA), (s) => expectSignature(s, 'a\0b\0', 'RSA'))
 throwsCode('signContent: a NUL in the md5Key', () => signContent('x', { signType: 'MD5', md5Key: `${MD5_KEY.slice(0, 16)}\0${MD5_KEY.slice(16)}` }), INVALID_KEY)
-throwsCode('buildOrderStr: a NUL inside the PEM', () => buildOrderStr(P(), KEYS.RSA.privateKey.replace('\n', '\0')), INVALID_KEY)
+throwsCode('buildOrderStr: a NUL inside the PEM', () =>
+  buildOrderStr(P(), { signType: 'RSA', privateKey: KEYS.RSA.privateKey.replace('\n', '\0') }), INVALID_KEY, 'key.privateKey')
 returns('verifyNotify: a %00 value, genuinely signed, verifies and decodes to NUL', () =>
   verifyNotify(H.signedNotifyBody([...H.notifyFields(), ['memo', 'a\0b']], 'MD5', MD5_KEY), { md5Key: MD5_KEY }), (v) => {
   OK(v)
-  expect(v.params.memo).toBe('a\0b')
+  expect(v.notification.params.memo).toBe('a\0b')
 })
 returns('parseOrderStr: a NUL inside quotes is kept', () => parseOrderStr('a="\0"&sign="x"&sign_type="MD5"'), (v) =>
   expect(v).toEqual({ params: [['a', '\0']], preSign: 'a="\0"', sign: 'x', signType: 'MD5' }))
@@ -696,7 +726,8 @@ for (const [label, s] of [['a lone high surrogate', 'a\uD800b'], ['a lone low su
 }
 throwsCode('preSignString: a lone surrogate in a name', () => preSignString({ ['a\uD800']: 'x' }, { strict: false }), INVALID_PARAM)
 throwsCode('new OrderSigner: a lone surrogate in the md5Key', () => new OrderSigner({ signType: 'MD5', md5Key: `\uD800${MD5_KEY}` }), INVALID_KEY)
-throwsCode('buildOrderStr: a lone surrogate in the PEM string', () => buildOrderStr(P(), `${KEYS.RSA.privateKey}\uDFFF`), INVALID_KEY)
+throwsCode('buildOrderStr: a lone surrogate in the PEM string', () =>
+  buildOrderStr(P(), { signType: 'RSA', privateKey: `${KEYS.RSA.privateKey}\uDFFF` }), INVALID_KEY)
 throwsCode('notifyVerifyUrl: a lone surrogate in notifyId', () => notifyVerifyUrl(H.PARTNER, '\uD83D'), INVALID_ARGUMENT, 'notifyId')
 returns('buildOrderStr: a real U+FFFD is signed as given (not taken for a replaced surrogate)', () =>
   buildOrderStr(P({ subject: 'a\uFFFDb' }), KEYS.RSA), (s) => expectOrderStr(s, H.refPreSign(P({ subject: 'a\uFFFDb' })), 'RSA'))
@@ -720,7 +751,7 @@ for (const [form, text] of [['NFC', NFC], ['NFD', NFD], ['mixed NFC/NFD', MIXED]
   returns(`verifyNotify: a ${form} notification signed over the same bytes verifies`, () =>
     verifyNotify(H.signedNotifyBody(H.notifyFields({ subject: text }), 'RSA', ALIPAY.privateKey), ALIPAY_KEY), (v) => {
     OK(v)
-    expect(v.params.subject).toBe(text)
+    expect(v.notification.params.subject).toBe(text)
   })
 }
 returns('NFC and NFD of the same text give byte-different orderStrs (nothing is normalised)', () =>
@@ -808,8 +839,12 @@ returns('signContent: every single-byte corruption of a PKCS#8 DER key is refuse
   expect(o.refused + o.signed).toBe(DER.length)
   expect(o.refused).toBeGreaterThan(0)
 })
+for (const [label, bad] of BAD_PRIVATE) {
+  throwsCode(`signContent: ${label} as privateKey`, () => signContent('x', { signType: 'RSA2', privateKey: bad }), INVALID_KEY, 'key.privateKey')
+}
+// A bare string names no sign type: refused for that before it is read as a key.
 for (const [label, bad] of BAD_PRIVATE.filter(([, b]) => typeof b === 'string')) {
-  throwsCode(`signContent: ${label} as the key string`, () => signContent('x', bad), INVALID_KEY)
+  throwsCode(`signContent: ${label} as the key string`, () => signContent('x', bad), SIGN_TYPE, 'key.signType')
 }
 
 const BAD_PUBLIC = [
@@ -868,7 +903,9 @@ const BROKEN = [
 for (const [label, body] of BROKEN) {
   returns(`verifyNotify: ${label}: MALFORMED`, () => verifyNotify(body, ALIPAY_KEY), (v) => {
     failed('MALFORMED')(v)
-    expect(v.params).toEqual({})
+    expect(v.unverifiedParams).toEqual({})
+    expect(v.params).toBeUndefined()
+    expect(v.notification).toBeUndefined()
   })
   returns(`verifyNotify (Buffer): ${label}: MALFORMED`, () => verifyNotify(Buffer.from(body), ALIPAY_KEY), failed('MALFORMED'))
   resolves(`verifyNotifyAsync: ${label}: MALFORMED`, () => verifyNotifyAsync(body, ALIPAY_KEY), failed('MALFORMED'))
@@ -887,7 +924,8 @@ throwsCode('buildOrderStr: an empty required value is missing', () => buildOrder
 returns('buildOrderStr: an empty optional value is left out, exactly', () => buildOrderStr(P({ body: '' }), KEYS.RSA), (s) =>
   expectOrderStr(s, H.refPreSign(P({ body: undefined })), 'RSA'))
 throwsCode('preSignString: an empty name', () => preSignString({ '': 'x' }, { strict: false }), INVALID_PARAM, '')
-throwsCode('buildOrderStr: an empty key string', () => buildOrderStr(P(), ''), INVALID_KEY)
+throwsCode('buildOrderStr: an empty key string (names no sign type)', () => buildOrderStr(P(), ''), SIGN_TYPE, 'key.signType')
+throwsCode('buildOrderStr: an empty privateKey string', () => buildOrderStr(P(), { signType: 'RSA', privateKey: '' }), INVALID_KEY, 'key.privateKey')
 throwsCode('buildOrderStr: an empty signType', () => buildOrderStr(P(), { signType: '', privateKey: PEM }), SIGN_TYPE)
 throwsCode('new OrderSigner: an empty md5Key', () => new OrderSigner({ signType: 'MD5', md5Key: '' }), INVALID_KEY)
 returns('signContent: the empty string, RSA2', () => signContent('', KEYS.RSA2), (s) => expectSignature(s, '', 'RSA2'))
@@ -917,11 +955,19 @@ throwsCode('parseOrderStr: no key="value" structure', () => parseOrderStr('&&&')
 throwsCode('parseOrderStr: an unclosed quote', () => parseOrderStr('a="b'), INVALID_PARAM, 'orderStr')
 returns('verifyOrderStr: the empty string: MALFORMED', () => verifyOrderStr(''), failed('MALFORMED'))
 returns('verifyOrderStr: an unclosed quote: MALFORMED', () => verifyOrderStr('a="b', { md5Key: MD5_KEY }), failed('MALFORMED'))
-returns('checkNotifyMatchesOrder: empty expected fields are compared, not skipped', () =>
-  checkNotifyMatchesOrder({ out_trade_no: 'A' }, { outTradeNo: '' }), (v) => expect(v).toHaveLength(1))
-returns('checkNotifyMatchesOrder: {} expected: nothing to compare', () => checkNotifyMatchesOrder({ out_trade_no: 'A' }, {}), (v) => expect(v).toEqual([]))
-returns('isPaid: empty params', () => isPaid({}), (v) => expect(v).toBe(false))
-returns('isPaid: an empty trade_status', () => isPaid({ trade_status: '' }), (v) => expect(v).toBe(false))
+returns('checkNotifyMatchesOrder: empty optional expected fields are compared, not skipped', () =>
+  checkNotifyMatchesOrder(NOTIFICATION, { ...EXPECTED, currency: '', sellerId: '' }), (v) => {
+  expect(v.map((m) => m.field)).toEqual(['currency', 'seller_id'])
+  expect(v.map((m) => m.order)).toEqual(['', ''])
+})
+throwsCode('checkNotifyMatchesOrder: an empty expected.outTradeNo is refused', () =>
+  checkNotifyMatchesOrder(NOTIFICATION, { ...EXPECTED, outTradeNo: '' }), INVALID_PARAM, 'expected.outTradeNo')
+throwsCode('checkNotifyMatchesOrder: an empty expected.totalFee is refused', () =>
+  checkNotifyMatchesOrder(NOTIFICATION, { ...EXPECTED, totalFee: '' }), INVALID_PARAM, 'expected.totalFee')
+throwsCode('checkNotifyMatchesOrder: {} expected: nothing to compare is refused', () => checkNotifyMatchesOrder(NOTIFICATION, {}), MISSING_PARAM, 'expected.outTradeNo')
+throwsCode('isPaid: empty params are refused', () => isPaid({}), INVALID_ARGUMENT, 'notification')
+returns('isPaid: an empty trade_status', () =>
+  isPaid(H.verifiedNotification(verifyNotify, H.notifyFields({ trade_status: '' }), ALIPAY, 'RSA')), (v) => expect(v).toBe(false))
 throwsCode('notifyVerifyUrl: an empty partner', () => notifyVerifyUrl('', 'n-1'), INVALID_PARAM, 'partner')
 throwsCode('notifyVerifyUrl: an empty notifyId', () => notifyVerifyUrl(H.PARTNER, ''), INVALID_PARAM, 'notifyId')
 throwsCode('notifyVerifyUrl: an empty gateway', () => notifyVerifyUrl(H.PARTNER, 'n-1', ''), INVALID_PARAM, 'gateway')
@@ -957,12 +1003,15 @@ for (const [label, v] of [
   ['a function', () => 'x'],
 ]) {
   throwsCode(`buildOrderStr: subject as ${label}`, () => buildOrderStr(P({ subject: v }), KEYS.RSA), INVALID_PARAM, 'subject')
-  throwsCode(`isPaid: trade_status as ${label}`, () => isPaid({ trade_status: v }), INVALID_ARGUMENT, 'params')
+  throwsCode(`isPaid: a plain object with trade_status as ${label}`, () => isPaid({ trade_status: v }), INVALID_ARGUMENT, 'notification')
 }
 throwsCode('AlipayHK#buildOrderStr: totalFee as a bigint', () => FRONT.buildOrderStr(H.validOrder({ totalFee: 1n })), INVALID_PARAM, 'total_fee')
-throwsCode('checkNotifyMatchesOrder: expected.totalFee as a boolean', () => checkNotifyMatchesOrder({}, { totalFee: true }), INVALID_ARGUMENT, 'expected.totalFee')
+throwsCode('checkNotifyMatchesOrder: expected.totalFee as a boolean', () =>
+  checkNotifyMatchesOrder(NOTIFICATION, { ...EXPECTED, totalFee: true }), INVALID_ARGUMENT, 'expected.totalFee')
 returns('checkNotifyMatchesOrder: expected.totalFee as a number equals its decimal', () =>
-  checkNotifyMatchesOrder({ total_fee: '12.50' }, { totalFee: 12.5 }), (v) => expect(v).toEqual([]))
+  checkNotifyMatchesOrder(NOTIFICATION, { ...EXPECTED, totalFee: 12.5 }), (v) => expect(v).toEqual([]))
+returns('checkNotifyMatchesOrder: expected.totalFee 12.51 as a number is a mismatch', () =>
+  checkNotifyMatchesOrder(NOTIFICATION, { ...EXPECTED, totalFee: 12.51 }), (v) => expect(v.map((m) => m.field)).toEqual(['total_fee']))
 returns('verifyNotify: a decoded body with an array value (repeated name): MALFORMED', () =>
   verifyNotify({ ...Object.fromEntries(new URLSearchParams(BODY)), total_fee: ['12.50', '0.01'] }, ALIPAY_KEY), failed('MALFORMED'))
 returns('verifyNotify: a decoded body with a nested object: MALFORMED', () =>
@@ -1013,7 +1062,7 @@ function runHook(script, hooks) {
 }
 
 const HOOK_SCRIPT = `
-const m = require(${JSON.stringify(ROOT)})
+const m = require(${JSON.stringify(path.join(ROOT, 'index.js'))})
 const out = {}
 const describe = (e) => ({ code: e && e.code, name: e && e.name, message: String(e && e.message) })
 try { out.sync = { returned: m.__panicForTests('sync') } } catch (e) { out.sync = describe(e) }
