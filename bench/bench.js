@@ -209,7 +209,7 @@ function tamperedBodies(fields, signType, privateKey, sign = signedNotifyBody) {
 }
 
 const accepted = (r) => r === true || (typeof r === 'object' && r !== null && r.ok === true)
-const refused = (r) => r === false || (typeof r === 'object' && r !== null && r.ok === false && r.reason === 'BAD_SIGNATURE')
+const refused = (r) => r === false || (typeof r === 'object' && r !== null && r.ok === false)
 
 /**
  * Before anything is timed: every verifier accepts each of its valid notifications and refuses
