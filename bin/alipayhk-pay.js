@@ -462,9 +462,11 @@ function cmdVerifyNotify(argv) {
     if (jsonOutput) return printJson({ ok: false, reason: result.reason, message: result.message, signType: result.signType || null })
     return print(`not verified: ${result.reason}: ${result.message}\n`)
   }
-  const params = Object.fromEntries(Object.entries(result.params).filter(([k]) => k !== 'sign'))
-  const tradeStatus = result.params.trade_status || null
-  const paid = isPaid(result.params)
+  // Only a verified result has a notification (its fields); isPaid takes nothing else.
+  const { notification } = result
+  const params = Object.fromEntries(Object.entries(notification.params).filter(([k]) => k !== 'sign'))
+  const tradeStatus = notification.tradeStatus || null
+  const paid = isPaid(notification)
   if (jsonOutput) return printJson({ ok: true, signType: result.signType, tradeStatus, paid, params })
   print(
     `ok: the ${result.signType} signature verifies; trade_status ${tradeStatus || '(none)'}` +
