@@ -302,6 +302,15 @@ fn a_row_with_too_few_or_too_many_fields_is_an_error_naming_its_line() {
         let err = assert_file_error(parse(file.as_bytes()), "line 3");
         assert!(err.message.contains(why), "{}", err.message);
     }
+    // A line of commas is a row of empty fields, not a blank line to pass over.
+    for commas in [",".repeat(13), ",".repeat(14)] {
+        let file = format!("{SAMPLE_HEADER}\n{}\n{commas}\n", good.text());
+        let err = assert_file_error(
+            parse(file.as_bytes()),
+            "line 3, column Partner_transaction_id",
+        );
+        assert!(err.message.contains("empty"), "{}", err.message);
+    }
 }
 
 #[test]

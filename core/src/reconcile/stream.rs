@@ -312,9 +312,10 @@ impl<'a> RawRecord<'a> {
         trim(&self.bytes[start..self.ends[i]])
     }
 
-    /// A record with nothing but blanks in it (a line of spaces).
+    /// A line of nothing but blanks: one field of spaces and tabs. (A line of commas is
+    /// not blank: it is a row with empty fields, and an error.)
     pub fn is_blank(&self) -> bool {
-        self.bytes.iter().all(|&b| b == b' ' || b == b'\t')
+        self.ends.len() == 1 && self.bytes.iter().all(|&b| b == b' ' || b == b'\t')
     }
 }
 

@@ -256,7 +256,7 @@ fn required_text<'a>(r: &RawRecord<'a>, at: usize, column: usize) -> Result<&'a 
 }
 
 #[inline]
-fn amount(r: &RawRecord<'_>, at: usize, column: usize) -> Result<Amount> {
+fn money(r: &RawRecord<'_>, at: usize, column: usize) -> Result<Amount> {
     let bytes = r.field(at);
     Amount::parse_exact(bytes).map_err(|e| amount_error(r, bytes, column, e))
 }
@@ -341,38 +341,11 @@ fn decode<'a>(layout: Layout, r: RawRecord<'a>) -> Result<TransactionRecord<'a>>
         }
     };
 
-    let currency_bytes = r.field(at(CURRENCY));
-    let currency = Currency::parse(currency_bytes).ok_or_else(|| {
-        value_error(
-            &r,
-            currency_bytes,
-            CURRENCY,
-            "a currency code of three capital letters, e.g. HKD",
-        )
-    })?;
-    let kind = match r.field(at(TYPE)) {
-        b"P" => Kind::Payment,
-        b"R" => Kind::Refund,
-        other => return Err(value_error(&r, other, TYPE, "P (payment) or R (refund)")),
-    };
-    let status = match r.field(at(STATUS)) {
-        b"P" => Status::Done,
-        b"L" => Status::Liquidated,
-        other => return Err(value_error(&r, other, STATUS, "P (done) or L (liquidated)")),
-    };
-    let issue = match r.field(at(ISSUE)) {
-        b"ALIPAYHK" => Issue::AlipayHk,
-        b"ALIPAYCN" => Issue::AlipayCn,
-        other => return Err(value_error(&r, other, ISSUE, "ALIPAYCN or ALIPAYHK")),
-    };
-    let settlement_time = {
-        let bytes = r.field(at(SETTLEMENT_TIME));
-        if bytes.is_empty() {
-            None
-        } else {
-            Some(Timestamp::parse(bytes).ok_or_else(|| time_error(&r, bytes, SETTLEMENT_TIME))?)
-        }
-    };
+    // Checked left to right, so that an error names the first bad column of the line.
+    let partner_transaction_id = required_text(&r, at(PARTNER_ID), PARTNER_ID)?;
+    let transaction_id = required_text(&r, at(TRANSACTION_ID), TRANSACTION_ID)?;
+    let amount = money(&r, at(AMOUNT), AMOUNT)?;
+    let fee = money(&r, at(FEE), FEE)?;
     let unnamed = if with_unnamed {
         let bytes = r.field(UNNAMED_AT);
         std::str::from_utf8(bytes).map_err(|_| {
@@ -385,23 +358,59 @@ fn decode<'a>(layout: Layout, r: RawRecord<'a>) -> Result<TransactionRecord<'a>>
     } else {
         ""
     };
+    let settlement = optional_amount(&r, at(SETTLEMENT), SETTLEMENT)?;
+    let currency_bytes = r.field(at(CURRENCY));
+    let currency = Currency::parse(currency_bytes).ok_or_else(|| {
+        value_error(
+            &r,
+            currency_bytes,
+            CURRENCY,
+            "a currency code of three capital letters, e.g. HKD",
+        )
+    })?;
+    let payment_time = timestamp(&r, at(PAYMENT_TIME), PAYMENT_TIME)?;
+    let settlement_time = {
+        let bytes = r.field(at(SETTLEMENT_TIME));
+        if bytes.is_empty() {
+            None
+        } else {
+            Some(Timestamp::parse(bytes).ok_or_else(|| time_error(&r, bytes, SETTLEMENT_TIME))?)
+        }
+    };
+    let issue = match r.field(at(ISSUE)) {
+        b"ALIPAYHK" => Issue::AlipayHk,
+        b"ALIPAYCN" => Issue::AlipayCn,
+        other => return Err(value_error(&r, other, ISSUE, "ALIPAYCN or ALIPAYHK")),
+    };
+    let product = text(&r, at(PRODUCT), PRODUCT)?;
+    let kind = match r.field(at(TYPE)) {
+        b"P" => Kind::Payment,
+        b"R" => Kind::Refund,
+        other => return Err(value_error(&r, other, TYPE, "P (payment) or R (refund)")),
+    };
+    let status = match r.field(at(STATUS)) {
+        b"P" => Status::Done,
+        b"L" => Status::Liquidated,
+        other => return Err(value_error(&r, other, STATUS, "P (done) or L (liquidated)")),
+    };
+    let remarks = String::from_utf8_lossy(r.field(at(REMARKS)));
     let original = text(&r, at(ORIGINAL_ID), ORIGINAL_ID)?;
     Ok(TransactionRecord {
         line: r.line,
-        partner_transaction_id: required_text(&r, at(PARTNER_ID), PARTNER_ID)?,
-        transaction_id: required_text(&r, at(TRANSACTION_ID), TRANSACTION_ID)?,
-        amount: amount(&r, at(AMOUNT), AMOUNT)?,
-        fee: amount(&r, at(FEE), FEE)?,
+        partner_transaction_id,
+        transaction_id,
+        amount,
+        fee,
         unnamed,
-        settlement: optional_amount(&r, at(SETTLEMENT), SETTLEMENT)?,
+        settlement,
         currency,
-        payment_time: timestamp(&r, at(PAYMENT_TIME), PAYMENT_TIME)?,
+        payment_time,
         settlement_time,
         issue,
-        product: text(&r, at(PRODUCT), PRODUCT)?,
+        product,
         kind,
         status,
-        remarks: String::from_utf8_lossy(r.field(at(REMARKS))),
+        remarks,
         original_partner_transaction_id: if original.is_empty() {
             None
         } else {
