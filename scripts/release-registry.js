@@ -71,9 +71,12 @@ function startRegistry(tarballs, options = {}) {
       res.writeHead(200, { 'content-type': 'application/json' })
       return res.end(JSON.stringify({ ...doc, versions }))
     }
+    // A packument (/name, /@scope/name) or a tarball (/name/-/file.tgz) of someone else's package;
+    // npm asks this registry for tarballs too, since it rewrites registry.npmjs.org URLs to it.
     const name = url.slice(1)
-    if (options.upstream && req.method === 'GET' && !name.startsWith('alipayhk-pay') && /^(@[^/]+\/)?[^/@]+$/.test(name)) {
-      const upstream = options.upstream.replace(/\/?$/, '/') + name.replace('/', '%2f')
+    const foreign = /^((@[^/]+\/)?[^/@]+)(\/-\/[^/]+\.tgz)?$/.exec(name)
+    if (options.upstream && req.method === 'GET' && foreign && !foreign[1].startsWith('alipayhk-pay')) {
+      const upstream = options.upstream.replace(/\/?$/, '/') + (foreign[3] ? name : name.replace('/', '%2f'))
       return fetch(upstream, { headers: { accept: req.headers.accept || 'application/json' } }).then(
         async (r) => {
           res.writeHead(r.status, { 'content-type': r.headers.get('content-type') || 'application/json' })
