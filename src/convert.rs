@@ -1,11 +1,13 @@
 //! JavaScript values in, core types out. No protocol rules here: only shapes and types.
 
 use crate::js_error::Outcome;
-use alipayhk_pay_core::limits::{MAX_KEY_CHARS, MAX_MESSAGE_BYTES, MAX_PARAMS, MAX_VALUE_CHARS};
-use alipayhk_pay_core::{BuildOptions, Error, KeyInput, ParamValue};
+use crate::keys::KeyBytes;
+use alipayhk_pay_core::limits::MAX_MESSAGE_BYTES;
+use alipayhk_pay_core::Error;
 use napi::bindgen_prelude::*;
 use napi::{JsString, JsValue};
 use std::ptr;
+use zeroize::Zeroizing;
 
 /// What `typeof`-like name a value has, for messages.
 pub fn describe(value: &Unknown<'_>) -> Result<&'static str> {
@@ -195,10 +197,10 @@ pub fn string_of(value: &Unknown<'_>) -> Result<Option<String>> {
 /// the returned text (no copy left in a stack buffer); its owner wipes it ([`KeyBytes`]).
 /// `None` when it holds a lone surrogate.
 pub fn secret_string_of(value: &Unknown<'_>) -> Result<Option<KeyBytes>> {
-    let text = KeyBytes::Text(utf8_long(value)?);
+    let text = KeyBytes::Text(Zeroizing::new(utf8_long(value)?));
     Ok(match replaced_surrogates(value, text.as_str())? {
         None => Some(text),
-        Some(Text::Ok(s)) => Some(KeyBytes::Text(s)),
+        Some(Text::Ok(s)) => Some(KeyBytes::Text(Zeroizing::new(s))),
         Some(_) => None,
     })
 }
@@ -325,201 +327,6 @@ fn utf8_long(value: &Unknown<'_>) -> Result<String> {
         .map_err(|_| napi::Error::from_reason("a JS string did not convert to UTF-8"))
 }
 
-/// Own enumerable string-keyed properties, in JavaScript's property order.
-fn own_keys<'env>(
-    env: &'env Env,
-    object: &Object<'env>,
-    field: &str,
-) -> Outcome<Vec<(String, Unknown<'env>)>> {
-    let raw_env = env.raw();
-    let mut names = ptr::null_mut();
-    check_status!(unsafe {
-        sys::napi_get_all_property_names(
-            raw_env,
-            object.raw(),
-            sys::KeyCollectionMode::own_only,
-            sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
-            sys::KeyConversion::numbers_to_strings,
-            &mut names,
-        )
-    })?;
-    let names = Object::from_raw(raw_env, names);
-    let len = names.get_array_length()?;
-    if len as usize > MAX_PARAMS {
-        return Err(Error::argument(
-            field,
-            format!("{field} has {len} properties; at most {MAX_PARAMS} are read"),
-        )
-        .into());
-    }
-    let mut out = Vec::with_capacity(len as usize);
-    for i in 0..len {
-        let name: Unknown = names.get_element(i)?;
-        let name_text = match text_of(&name, 256)? {
-            Text::Ok(s) => s,
-            // A name that long, or with a lone surrogate, breaks the name rule anyway: it is
-            // not copied, and shows as U+FFFD.
-            Text::TooLong(_) | Text::LoneSurrogate => "\u{FFFD}".to_owned(),
-        };
-        let mut value = ptr::null_mut();
-        check_status!(unsafe {
-            sys::napi_get_property(raw_env, object.raw(), name.raw(), &mut value)
-        })?;
-        out.push((name_text, unsafe {
-            Unknown::from_raw_unchecked(raw_env, value)
-        }));
-    }
-    Ok(out)
-}
-
-/// The caller's `params` object as the core's list of (name, value).
-pub fn params_of(env: &Env, params: &Unknown<'_>) -> Outcome<Vec<(String, ParamValue)>> {
-    if params.get_type()? != ValueType::Object
-        || params.is_array()?
-        || params.is_buffer()?
-        || params.is_typedarray()?
-        || params.is_dataview()?
-    {
-        return Err(Error::argument(
-            "params",
-            format!(
-                "params must be a plain object of parameter names to string values; got {}",
-                describe(params)?
-            ),
-        )
-        .into());
-    }
-    let object: Object = unsafe { params.cast()? };
-    let pairs = own_keys(env, &object, "params")?;
-    if pairs.is_empty() {
-        if let Some(what) = not_a_record(env, params)? {
-            return Err(Error::argument(
-                "params",
-                format!(
-                    "params must be a plain object of parameter names to string values; got {what}"
-                ),
-            )
-            .into());
-        }
-    }
-    let mut out = Vec::with_capacity(pairs.len());
-    for (name, value) in pairs {
-        out.push((name, param_value_of(&value)?));
-    }
-    Ok(out)
-}
-
-/// One parameter value; the core decides what is allowed where.
-pub fn param_value_of(value: &Unknown<'_>) -> Result<ParamValue> {
-    if let Some(text) = text_if_string(value, MAX_VALUE_CHARS)? {
-        return Ok(match text {
-            Text::Ok(s) => ParamValue::Text(s),
-            Text::LoneSurrogate => ParamValue::LoneSurrogate,
-            Text::TooLong(n) => ParamValue::TooLong(n),
-        });
-    }
-    Ok(match value.get_type()? {
-        ValueType::Undefined | ValueType::Null => ParamValue::Absent,
-        ValueType::String => {
-            return Err(napi::Error::from_reason(
-                "a string could not be read as a string",
-            ))
-        }
-        ValueType::Number => {
-            // JavaScript's own shortest form of the number, as String(n) gives it.
-            let s: JsString = value.coerce_to_string()?;
-            ParamValue::Number(s.into_utf8()?.as_str()?.to_owned())
-        }
-        _ => ParamValue::Unsupported(describe(value)?),
-    })
-}
-
-/// Own enumerable string keys of an object, for checking a config or order for unknown names.
-pub fn own_key_names(env: &Env, object: &Object<'_>, field: &str) -> Outcome<Vec<String>> {
-    Ok(own_keys(env, object, field)?
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect())
-}
-
-fn optional_bool(object: &Object<'_>, name: &str, field: &str, default: bool) -> Outcome<bool> {
-    let value: Unknown = own_field(object, name)?;
-    match value.get_type()? {
-        ValueType::Undefined => Ok(default),
-        ValueType::Boolean => Ok(value.coerce_to_bool()?),
-        _ => Err(Error::argument(
-            field,
-            format!("{field} must be true or false; got {}", describe(&value)?),
-        )
-        .into()),
-    }
-}
-
-/// `{ sortKeys?: boolean, strict?: boolean }`, or nothing.
-pub fn options_of(options: Option<&Unknown<'_>>) -> Outcome<BuildOptions> {
-    let Some(options) = options else {
-        return Ok(BuildOptions::default());
-    };
-    if is_nullish(options)? {
-        return Ok(BuildOptions::default());
-    }
-    if options.get_type()? != ValueType::Object || options.is_array()? {
-        return Err(Error::argument(
-            "options",
-            format!(
-                "options must be an object such as {{ sortKeys: false, strict: true }}; got {}",
-                describe(options)?
-            ),
-        )
-        .into());
-    }
-    let object: Object = unsafe { options.cast()? };
-    let defaults = BuildOptions::default();
-    let sort_keys = optional_bool(&object, "sortKeys", "options.sortKeys", defaults.sort_keys)?;
-    let strict = optional_bool(&object, "strict", "options.strict", defaults.strict)?;
-    Ok(BuildOptions { sort_keys, strict })
-}
-
-/// Key bytes held while parsing: a string's text or a Buffer's bytes.
-pub enum KeyBytes {
-    Text(String),
-    Bytes(Vec<u8>),
-}
-
-impl KeyBytes {
-    /// The text of a key given as a string (`""` for bytes).
-    pub fn as_str(&self) -> &str {
-        match self {
-            KeyBytes::Text(s) => s,
-            KeyBytes::Bytes(_) => "",
-        }
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            KeyBytes::Text(s) => s.as_bytes(),
-            KeyBytes::Bytes(b) => b,
-        }
-    }
-
-    pub fn input(&self) -> KeyInput<'_> {
-        match self {
-            KeyBytes::Text(s) => KeyInput::Text(s),
-            KeyBytes::Bytes(b) => KeyInput::Bytes(b),
-        }
-    }
-}
-
-impl Drop for KeyBytes {
-    fn drop(&mut self) {
-        // Best effort: overwrite our copy of the key text before it is freed.
-        match self {
-            KeyBytes::Text(s) => unsafe { s.as_mut_vec().iter_mut().for_each(|b| *b = 0) },
-            KeyBytes::Bytes(b) => b.iter_mut().for_each(|x| *x = 0),
-        }
-    }
-}
-
 /// The bytes of a Buffer, a Uint8Array or an ArrayBuffer, borrowed from the JS value (so
 /// that a size can be checked before anything is copied); `None` for any other value.
 pub fn byte_view<'a>(value: &'a Unknown<'_>) -> Result<Option<&'a [u8]>> {
@@ -572,122 +379,6 @@ pub fn byte_view<'a>(value: &'a Unknown<'_>) -> Result<Option<&'a [u8]>> {
     }))
 }
 
-/// A key given as a string or a Buffer (or a Uint8Array).
-pub fn key_bytes_of(value: &Unknown<'_>, field: &str) -> Outcome<KeyBytes> {
-    let too_long = |n: usize| -> Outcome<KeyBytes> {
-        Err(Error::key(format!(
-            "{field} is {n} long; a key is at most {MAX_KEY_CHARS} characters (an 8192-bit PEM is about 6,500)"
-        ))
-        .into())
-    };
-    match value.get_type()? {
-        ValueType::String if js_len(value)? > MAX_KEY_CHARS => too_long(js_len(value)?),
-        ValueType::String => match secret_string_of(value)? {
-            Some(s) => Ok(s),
-            None => Err(Error::key(format!("{field} holds a lone UTF-16 surrogate; a key is ASCII text")).into()),
-        },
-        ValueType::Object if byte_view(value)?.is_some() => {
-            let bytes = byte_view(value)?.unwrap_or_default();
-            if bytes.len() > MAX_KEY_CHARS {
-                return too_long(bytes.len());
-            }
-            Ok(KeyBytes::Bytes(bytes.to_vec()))
-        }
-        ValueType::Undefined | ValueType::Null => Err(Error::argument(
-            field,
-            format!("{field} is missing; pass the key as a PEM string, its bare base64 body, or a Buffer"),
-        )
-        .into()),
-        _ => Err(Error::argument(
-            field,
-            format!(
-                "{field} must be a string (PEM or bare base64) or a Buffer (DER or PEM); got {}",
-                describe(value)?
-            ),
-        )
-        .into()),
-    }
-}
-
-/// A JS object of own data properties, defined (not assigned), so that a name such as
-/// `__proto__` in untrusted input is a plain key and never reaches a setter.
-pub fn record_of<'env>(env: &'env Env, pairs: &[(String, String)]) -> Result<Object<'env>> {
-    let raw_env = env.raw();
-    let mut object = ptr::null_mut();
-    check_status!(unsafe { sys::napi_create_object(raw_env, &mut object) })?;
-    let mut descriptors = Vec::with_capacity(pairs.len());
-    for (name, value) in pairs {
-        descriptors.push(sys::napi_property_descriptor {
-            utf8name: ptr::null(),
-            name: env.create_string(name)?.raw(),
-            method: None,
-            getter: None,
-            setter: None,
-            value: env.create_string(value)?.raw(),
-            attributes: sys::PropertyAttributes::writable
-                | sys::PropertyAttributes::enumerable
-                | sys::PropertyAttributes::configurable,
-            data: ptr::null_mut(),
-        });
-    }
-    if !descriptors.is_empty() {
-        check_status!(unsafe {
-            sys::napi_define_properties(raw_env, object, descriptors.len(), descriptors.as_ptr())
-        })?;
-    }
-    Ok(Object::from_raw(raw_env, object))
-}
-
-/// Why a decoded-form object could not be read as name/value text.
-pub struct NotText(pub String);
-
-/// An object of decoded fields (what a framework's body parser gives) as (name, value)
-/// pairs; a non-string value (an array for a repeated name, a nested object) is `NotText`.
-/// Refused before any value is copied when the fields add up to more than a message may
-/// hold (`field` names the argument in the error).
-pub fn text_pairs_of(
-    env: &Env,
-    object: &Object<'_>,
-    field: &str,
-) -> Outcome<std::result::Result<Vec<(String, String)>, NotText>> {
-    let mut out = Vec::new();
-    let mut total = 0usize;
-    for (name, value) in own_keys(env, object, field)? {
-        if value.get_type()? == ValueType::String {
-            total += name.len() + 2 + js_len(&value)?;
-            if total > MAX_MESSAGE_BYTES {
-                return Err(Error::argument(
-                    field,
-                    format!("{field} holds more than {MAX_MESSAGE_BYTES} characters of fields; at most that many are read"),
-                )
-                .into());
-            }
-        }
-        match value.get_type()? {
-            ValueType::String => match string_of(&value)? {
-                Some(s) => out.push((name, s)),
-                None => {
-                    return Ok(Err(NotText(format!(
-                        "{name:?} holds a lone UTF-16 surrogate"
-                    ))))
-                }
-            },
-            _ if value.is_array()? => {
-                return Ok(Err(NotText(format!(
-                    "{name:?} is given more than once (an array)"
-                ))))
-            }
-            _ => {
-                return Ok(Err(NotText(format!(
-                    "{name:?} is {}, not text",
-                    describe(&value)?
-                ))))
-            }
-        }
-    }
-    Ok(Ok(out))
-}
-
 /// Text handed back to JavaScript. ASCII (an MD5 order in English, every signature) is made
 /// a one-byte string by a straight copy; other text is given as UTF-16, which V8 copies
 /// as is, instead of as UTF-8, which V8 scans twice to decode.
@@ -726,4 +417,40 @@ impl ToNapiValue for JsText {
         }
         Ok(out)
     }
+}
+
+pub fn text_arg(value: &Unknown<'_>, field: &str) -> Outcome<String> {
+    if value.get_type()? == ValueType::String {
+        check_len(js_len(value)?, MAX_MESSAGE_BYTES, field)?;
+    }
+    if value.get_type()? != ValueType::String {
+        return Err(Error::argument(
+            field,
+            format!("{field} must be a string; got {}", describe(value)?),
+        )
+        .into());
+    }
+    Ok(string_of(value)?.ok_or_else(|| {
+        Error::argument(
+            field,
+            format!("{field} holds a lone UTF-16 surrogate, which has no UTF-8 form"),
+        )
+    })?)
+}
+
+/// Refuses a class constructor called without `new` (`OrderSigner(key)`): napi-rs would
+/// otherwise wrap whatever `this` is (the global object, the module's exports) and keep the
+/// key on it for the life of the process.
+pub(crate) fn require_new<T: JavaScriptClassExt>(
+    env: &Env,
+    this: &Unknown<'_>,
+    class: &str,
+    usage: &str,
+) -> Outcome<()> {
+    if this.get_type()? != ValueType::Object || !T::instance_of(env, this)? {
+        return Err(
+            Error::argument(class, format!("{class} is a class: call it with `{usage}`")).into(),
+        );
+    }
+    Ok(())
 }

@@ -2,6 +2,8 @@
 //! keys, signing, and checking what Alipay sends back. It knows nothing of Node;
 //! `src/lib.rs` in the package root binds it.
 
+#![forbid(unsafe_code)]
+
 pub mod error;
 pub mod form;
 pub mod gateway;

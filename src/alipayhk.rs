@@ -1,15 +1,13 @@
-//! `AlipayHK`: the front most merchants use. One account's keys parsed once; typed orders
+//! `AlipayHK`, from JavaScript: the front most merchants use. One account's keys parsed once; typed orders
 //! in, orderStr out; notifications and tradePay results checked with Alipay's key.
 
-use crate::convert::{
-    describe, is_nullish, options_of, own_key_names, param_value_of, params_of,
-};
+use crate::convert::text_arg;
+use crate::convert::{describe, is_nullish};
 use crate::js_error::{run, Outcome};
-use crate::signer_of_object;
-use crate::verify_api::{
-    md5_key_of, notify_body_of, notify_result, public_keys_of, sign_types_of, text_arg,
-    trade_pay_result, verify_notify_with,
-};
+use crate::keys::{md5_key_of, public_keys_of, sign_types_of, signer_of_object};
+use crate::notifications::{notify_body_of, notify_result, verify_notify_with};
+use crate::order_str::trade_pay_result;
+use crate::records::{options_of, own_key_names, param_value_of, params_of};
 use alipayhk_pay_core::merchant::{self, Merchant, Order};
 use alipayhk_pay_core::{order_str, Error, OrderParams, SignType, Signer, VerifyKey};
 use napi::bindgen_prelude::*;
@@ -91,7 +89,12 @@ impl AlipayHK {
     #[napi(constructor, ts_args_type = "config: AlipayHKConfig")]
     pub fn new(env: Env, this: This<Unknown>, config: Unknown) -> Result<Self> {
         run(&env, || {
-            crate::require_new::<AlipayHK>(&env, &this, "AlipayHK", "new AlipayHK(config)")?;
+            crate::convert::require_new::<AlipayHK>(
+                &env,
+                &this,
+                "AlipayHK",
+                "new AlipayHK(config)",
+            )?;
             let object = object_arg(
                 &config,
                 "config",
@@ -192,13 +195,13 @@ impl AlipayHK {
     ) -> Result<Unknown<'env>> {
         let prepare = || {
             let params = self.order_params(env, &order, options.as_ref())?;
-            let signal = crate::tasks::signal_of(env, options.as_ref())?;
+            let signal = crate::pool::signal_of(env, options.as_ref())?;
             Ok((
-                crate::tasks::SignOrderTask::new(self.signer.clone(), params),
+                crate::orders::SignOrderTask::new(self.signer.clone(), params),
                 signal,
             ))
         };
-        crate::tasks::promise(env, prepare)
+        crate::pool::promise(env, prepare)
     }
 
     /// `verifyNotify` on the libuv thread pool.
@@ -215,10 +218,13 @@ impl AlipayHK {
         let prepare = || {
             let key = self.alipay_key("verifyNotifyAsync")?;
             let body = notify_body_of(env, &body)?;
-            let signal = crate::tasks::signal_of(env, options.as_ref())?;
-            Ok((crate::tasks::VerifyNotifyTask::new(key, body), signal))
+            let signal = crate::pool::signal_of(env, options.as_ref())?;
+            Ok((
+                crate::notifications::VerifyNotifyTask::new(key, body),
+                signal,
+            ))
         };
-        crate::tasks::promise(env, prepare)
+        crate::pool::promise(env, prepare)
     }
 
     /// Checks a notification with Alipay's public key (or the MD5 key); see `verifyNotify`.
@@ -287,7 +293,12 @@ impl AlipayHK {
     pub fn alipay_key_fingerprints(&self) -> Vec<String> {
         self.alipay_key
             .as_ref()
-            .map(|k| k.rsa_public_keys().iter().map(|k| k.fingerprint()).collect())
+            .map(|k| {
+                k.rsa_public_keys()
+                    .iter()
+                    .map(|k| k.fingerprint())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
