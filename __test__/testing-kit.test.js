@@ -43,12 +43,12 @@ function createNotifyHandler({ alipay, orders, payments }) {
   return function handleNotify(rawBody) {
     const result = alipay.verifyNotify(rawBody)
     if (!result.ok) return 'fail'
-    const n = result.params
-    const order = orders.get(n.out_trade_no)
+    const n = result.notification
+    const order = orders.get(n.outTradeNo)
     if (!order) return 'fail'
     const mismatches = checkNotifyMatchesOrder(n, { outTradeNo: order.id, totalFee: order.totalFee, currency: order.currency, sellerId: TEST_PARTNER })
     if (mismatches.length) return 'fail'
-    if (isPaid(n) && !payments.has(order.id)) payments.set(order.id, { tradeNo: n.trade_no, notifyId: n.notify_id })
+    if (isPaid(n) && !payments.has(order.id)) payments.set(order.id, { tradeNo: n.get('trade_no'), notifyId: n.get('notify_id') })
     return 'success'
   }
 }
