@@ -148,7 +148,8 @@ describe('with the simulator and an in-process merchant server (RSA2, notify_ver
       const notification = sim.notifications.find((n) => n.outTradeNo === outTradeNo)
       const verified = verifyNotify(notification.body, { alipayPublicKey: sim.alipayPublicKey })
       expect(verified.ok).toBe(true)
-      expect(verified.params).toMatchObject({
+      const fields = verified.notification.params
+      expect(fields).toMatchObject({
         notify_type: 'trade_status_sync',
         out_trade_no: outTradeNo,
         total_fee: '36.00',
@@ -159,11 +160,11 @@ describe('with the simulator and an in-process merchant server (RSA2, notify_ver
         body: '凍奶茶 x2',
         sign_type: 'RSA2',
       })
-      for (const field of ['notify_time', 'notify_id', 'trade_no', 'buyer_id', 'gmt_create', 'gmt_payment']) expect(verified.params[field]).toBeTruthy()
+      for (const field of ['notify_time', 'notify_id', 'trade_no', 'buyer_id', 'gmt_create', 'gmt_payment']) expect(fields[field]).toBeTruthy()
 
       const payments = ledgerLines(merchant.ledgerFile).filter((e) => e.type === 'payment' && e.outTradeNo === outTradeNo)
       expect(payments).toHaveLength(1)
-      expect(payments[0].tradeNo).toBe(verified.params.trade_no)
+      expect(payments[0].tradeNo).toBe(fields.trade_no)
     })
   })
 

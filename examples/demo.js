@@ -94,12 +94,14 @@ async function main(cleanup) {
   console.log('   body (application/x-www-form-urlencoded):')
   console.log(indent(notification.body))
   const verified = verifyNotify(notification.body, { alipayPublicKey: sim.alipayPublicKey })
-  console.log('   decoded:')
-  for (const [k, v] of Object.entries(verified.params)) if (k !== 'sign') console.log(`     ${k.padEnd(13)} ${v}`)
   check(verified.ok, `verifyNotify with Alipay's public key: the ${verified.signType} signature ${verified.ok ? 'verifies' : `does not verify (${verified.reason})`}`)
-  check(isPaid(verified.params), `trade_status ${verified.params.trade_status} counts as paid; total_fee ${verified.params.total_fee} ${verified.params.currency}`)
-  const confirm = await request('GET', notifyVerifyUrl(merchant.partner, verified.params.notify_id, sim.gatewayUrl))
-  check(confirm.text === 'true', `notify_verify for notify_id ${verified.params.notify_id} answers ${confirm.text}`)
+  // Only a verified result has a notification; its fields are verified.notification.params.
+  const fields = verified.notification.params
+  console.log('   decoded:')
+  for (const [k, v] of Object.entries(fields)) if (k !== 'sign') console.log(`     ${k.padEnd(13)} ${v}`)
+  check(isPaid(verified.notification), `trade_status ${fields.trade_status} counts as paid; total_fee ${fields.total_fee} ${fields.currency}`)
+  const confirm = await request('GET', notifyVerifyUrl(merchant.partner, fields.notify_id, sim.gatewayUrl))
+  check(confirm.text === 'true', `notify_verify for notify_id ${fields.notify_id} answers ${confirm.text}`)
   check(delivery.response === 'success', 'the merchant server answered `success` after recording the payment')
 
   heading('The mini program asks for the order status: GET /orders/:id')

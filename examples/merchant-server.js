@@ -255,7 +255,9 @@ async function startMerchantServer(options = {}) {
     }
     const verified = alipay.verifyNotify(raw) // the raw body, decoded exactly once by the addon
     if (!verified.ok) return refuse(`${verified.reason}: ${verified.message}`)
-    const p = verified.params
+    // Only a verified result has a notification: what isPaid and checkNotifyMatchesOrder take.
+    const notification = verified.notification
+    const p = notification.params
     if (options.gatewayUrl) {
       let answer
       try {
@@ -267,15 +269,15 @@ async function startMerchantServer(options = {}) {
     }
     const order = orders.get(p.out_trade_no)
     if (!order) return refuse(`no order ${p.out_trade_no}`)
-    const mismatches = checkNotifyMatchesOrder(p, {
+    const mismatches = checkNotifyMatchesOrder(notification, {
       outTradeNo: order.outTradeNo,
       totalFee: order.totalFee,
       currency: order.currency,
       sellerId: order.sellerId,
     })
-    if (mismatches.length) return refuse(`does not match order ${order.outTradeNo}: ${mismatches.join('; ')}`)
+    if (mismatches.length) return refuse(`does not match order ${order.outTradeNo}: ${mismatches.map((m) => m.message).join('; ')}`)
 
-    if (isPaid(p)) {
+    if (isPaid(notification)) {
       if (order.status === 'PAID') {
         log(`notify ${p.notify_id}: order ${order.outTradeNo} already paid (trade_no ${order.payment.tradeNo}), acknowledged again`)
       } else {
