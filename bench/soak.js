@@ -62,7 +62,7 @@ const notifyBody = new URLSearchParams({
 async function call(i) {
   switch (i % 8) {
     case 0:
-      return buildOrderStr(order(i), pem) // key string: parsed once, then cached
+      return buildOrderStr(order(i), { signType: 'RSA', privateKey: pem }) // a PEM string: parsed once, then cached
     case 1:
       return signer.buildOrderStr(order(i))
     case 2:
