@@ -4,14 +4,19 @@ import { readFileSync } from 'node:fs'
 import {
   asyncConcurrency,
   buildOrderStr,
+  checkNotifyMatchesOrder,
+  isPaid,
   preSignString,
   signContent,
+  verifyNotify,
   OrderSigner,
   type AlipayHKError,
   type ErrorCode,
+  type NotifyMismatch,
   type OrderParams,
   type SigningKey,
   type SignType,
+  type VerifiedNotification,
 } from '../..'
 
 const params: OrderParams = {
@@ -35,7 +40,7 @@ const der: SigningKey = { signType: 'RSA', privateKey: readFileSync('merchant.de
 const md5: SigningKey = { signType: 'MD5', md5Key: 'abc' }
 
 const a: string = buildOrderStr(params, rsa2)
-const b: string = buildOrderStr(params, pem, { sortKeys: true, strict: false })
+const b: string = buildOrderStr(params, rsa2, { sortKeys: true, strict: false })
 const c: string = preSignString(params, { strict: true })
 const d: string = signContent('text', md5)
 
@@ -66,6 +71,10 @@ buildOrderStr({ ...params, body: true }, rsa2)
 buildOrderStr(params, rsa2, true)
 // @ts-expect-error: not an error code
 const wrong3: ErrorCode = 'ERR_SOMETHING'
+// @ts-expect-error: a bare key string names no sign type
+buildOrderStr(params, pem)
+// @ts-expect-error: nor does a key object without signType
+buildOrderStr(params, { privateKey: pem })
 
 export { a, b, c, d, e, f, g, t, bits, fp, h, wrong1, wrong2, wrong3 }
 
@@ -74,3 +83,27 @@ const limit: number = asyncConcurrency()
 asyncConcurrency(limit + 1)
 // @ts-expect-error: the limit is a number, not a string
 asyncConcurrency('4')
+
+// A notification: only a verified result has one, and only it goes to isPaid and
+// checkNotifyMatchesOrder.
+const result = verifyNotify('notify_id=1&sign=x&sign_type=RSA2', { alipayPublicKey: readFileSync('alipay.pem') })
+if (result.ok) {
+  const n: VerifiedNotification = result.notification
+  const paid: boolean = isPaid(n) && n.isPaid()
+  const no: string | null = n.outTradeNo
+  const fields: Readonly<Record<string, string>> = n.params
+  const mismatches: NotifyMismatch[] = checkNotifyMatchesOrder(n, { outTradeNo: 'ORDER-1', totalFee: '12.50', currency: 'HKD' })
+  const first: string | undefined = mismatches[0]?.notification
+  console.log(paid, no, fields, first, result.keyFingerprint)
+  // @ts-expect-error: the order number and the amount are required
+  checkNotifyMatchesOrder(n, { totalFee: '12.50' })
+  // @ts-expect-error: unknown keys are refused (camelCase: totalFee)
+  checkNotifyMatchesOrder(n, { outTradeNo: 'ORDER-1', total_fee: '12.50' })
+  // @ts-expect-error: a plain record of fields is not a verified notification
+  isPaid(n.params)
+} else {
+  const logged: Record<string, string> = result.unverifiedParams
+  console.log(result.reason, logged)
+  // @ts-expect-error: a failed verification has no notification
+  isPaid(result.notification)
+}
