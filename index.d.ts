@@ -274,6 +274,56 @@ export interface AlipayHKOrder {
 }
 
 
+/** A gateway service (docs/protocol.md §8). */
+export type GatewayService =
+  | 'single_trade_query'
+  | 'forex_refund'
+  | 'alipay.acquire.refund.query'
+  | 'notify_verify'
+
+/** What a checked gateway reply says (see `GatewayReply.status`). */
+export type GatewayStatus =
+  | 'PAID'
+  | 'WAIT_BUYER_PAY'
+  | 'CLOSED'
+  | 'NOT_FOUND'
+  | 'ACCEPTED'
+  | 'SUCCESS'
+  | 'FAILED'
+  | 'CANCELED'
+  | 'PROCESSING'
+  | 'GENUINE'
+  | 'NOT_GENUINE'
+
+/** Where and how to call the gateway. */
+export interface GatewayOptions {
+  /** `'production'` (default), `'sandbox'`, or a URL (https; http only to a loopback host, such as the simulator). */
+  gateway?: 'production' | 'sandbox' | string
+  /** `'GET'` (default: every parameter in the query string) or `'POST'` (a form body). */
+  method?: 'GET' | 'POST'
+  /** How `gmt_return` is written: `'yyyy-MM-dd HH:mm:ss'` (default, the HK page) or `'yyyyMMddHHmmss'`. */
+  gmtReturnFormat?: 'yyyy-MM-dd HH:mm:ss' | 'yyyyMMddHHmmss'
+}
+
+/** `gatewayRequest`'s settings: the account, its key (not for notify_verify), and where to call. */
+export type GatewaySettings = GatewayOptions & {
+  /** The partner ID (PID), 16 digits starting with 2088. */
+  partner: string
+  /** The clock for `gmt_return`, in milliseconds since the epoch (default: now). */
+  now?: number
+} & (
+    | { signType: 'RSA' | 'RSA2'; privateKey: PrivateKeyInput }
+    | { signType: 'MD5'; md5Key: string }
+    | { signType?: undefined }
+  )
+
+/** What was asked for: a signed reply about another order or refund is refused. */
+export interface GatewayExpected {
+  outTradeNo?: string
+  tradeNo?: string
+  outReturnNo?: string
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -316,6 +366,19 @@ export declare class AlipayHK {
   verifyNotify(body: NotifyBody): NotifyVerification
   /** Checks a tradePay result with Alipay's public key; see `verifyTradePayResult`. */
   verifyTradePayResult(result: string): TradePayVerification
+  /**
+   * The request for a gateway service for this account, signed with its key (see
+   * `gatewayRequest`); the account's `gateway`, `method` and `gmtReturnFormat` apply.
+   * `options.now` (milliseconds since the epoch) is the clock for `gmt_return`.
+   */
+  gatewayRequest(service: GatewayService, params: Record<string, string | number | undefined>, options?: { now?: number }): GatewayHttpRequest
+  /**
+   * Checks a gateway reply with Alipay's key held by this account (see
+   * `parseGatewayReply`); the accepted sign types apply.
+   */
+  parseGatewayReply(service: GatewayService, reply: string | Buffer | Uint8Array, expected?: GatewayExpected): GatewayReply
+  /** The gateway URL this account calls. */
+  get gatewayUrl(): string
   /** The partner ID. */
   get partner(): string
   /** The seller ID written into orders (the partner ID unless configured). */
@@ -460,6 +523,92 @@ export declare function decideNotify(verification: NotifyVerification, expected?
 /** Every `code` an error from this package can carry. */
 export type ErrorCode = 'ERR_ALIPAYHK_MISSING_PARAM' | 'ERR_ALIPAYHK_INVALID_PARAM' | 'ERR_ALIPAYHK_INVALID_KEY' | 'ERR_ALIPAYHK_SIGN_TYPE' | 'ERR_ALIPAYHK_INVALID_ARGUMENT' | 'ERR_ALIPAYHK_INTERNAL' | 'ERR_ALIPAYHK_MALFORMED_REPLY' | 'ERR_ALIPAYHK_REPLY_SIGNATURE' | 'ERR_ALIPAYHK_GATEWAY_ERROR' | 'ERR_ALIPAYHK_GATEWAY_UNREACHABLE' | 'ERR_ALIPAYHK_INVALID_FILE'
 
+/** What to send to the gateway: give it to `fetch` (or any HTTP client) as it is. */
+export interface GatewayHttpRequest {
+  service: GatewayService
+  method: 'GET' | 'POST'
+  /** The gateway URL with the query string. */
+  url: string
+  headers: Record<string, string>
+  /** The form body (POST only). */
+  body?: string
+  /** Every parameter sent, decoded. */
+  params: Record<string, string>
+  /** The exact string that was signed (`''` for notify_verify). */
+  signContent: string
+}
+
+/** A refund, from a reply whose signature verified. */
+export interface GatewayRefund {
+  responseCode?: string
+  refundResultCode?: string
+  /** With FAILED / PROCESSING, e.g. `MERCHANT_BALANCE_NOT_ENOUGH`. */
+  refundErrorCode?: string
+  outTradeNo?: string
+  outReturnNo?: string
+  tradeNo?: string
+  gmtCreate?: string
+  /** Every signed field. */
+  fields: Record<string, string>
+}
+
+/**
+ * What a gateway reply says, checked. `signedByAlipay` is true only when the state came
+ * from a `<response>` whose signature verified with Alipay's key; only such a state is
+ * final (`PAID`, `CLOSED`, `SUCCESS`, `FAILED`, `CANCELED`).
+ */
+export interface GatewayReply {
+  service: GatewayService
+  /**
+   * single_trade_query: `PAID`, `WAIT_BUYER_PAY`, `CLOSED`, `NOT_FOUND`;
+   * forex_refund: `ACCEPTED`; refund query: `SUCCESS`, `FAILED`, `CANCELED`, `PROCESSING`,
+   * `NOT_FOUND`; notify_verify: `GENUINE`, `NOT_GENUINE`.
+   */
+  status: GatewayStatus
+  signedByAlipay: boolean
+  /** The sign type of a signed reply. */
+  signType?: SignType | undefined
+  trade?: GatewayTrade
+  refund?: GatewayRefund
+}
+
+/**
+ * The request for a gateway service, signed with the merchant's key: the method, URL,
+ * headers and body to send with `fetch`, axios, got or undici. `params` are the service's
+ * own parameters by their wire names (`out_trade_no`, `out_return_no`, `return_amount`, …);
+ * `service`, `partner`, `_input_charset`, `sign` and `sign_type` are added for you.
+ *
+ * @example
+ * ```ts
+ * const req = gatewayRequest('single_trade_query', { out_trade_no: 'A1' }, { partner, signType: 'RSA2', privateKey })
+ * const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body })
+ * const reply = parseGatewayReply('single_trade_query', await res.text(), { alipayPublicKey }, { outTradeNo: 'A1' })
+ * ```
+ */
+export declare function gatewayRequest(service: GatewayService, params: Record<string, string | number | undefined>, settings: GatewaySettings): GatewayHttpRequest
+
+/** A trade, from a reply whose signature verified. */
+export interface GatewayTrade {
+  /** `trade_status` as Alipay wrote it. */
+  tradeStatus: string
+  outTradeNo?: string
+  tradeNo?: string
+  /**
+   * Caution: seen in CNY for buyers paying from a mainland wallet; the verified
+   * notification's amount is the one to match.
+   */
+  totalFee?: string
+  sellerId?: string
+  buyerId?: string
+  /** Masked by Alipay, as written. */
+  buyerEmail?: string
+  subject?: string
+  gmtCreate?: string
+  gmtPayment?: string
+  /** Every signed field. */
+  fields: Record<string, string>
+}
+
 /**
  * `trade_status` of a verified notification is TRADE_SUCCESS or TRADE_FINISHED
  * (cross-border accounts report a paid order as TRADE_FINISHED).
@@ -502,6 +651,16 @@ export interface NotifyMismatch {
  * `gateway` defaults to `https://intlmapi.alipay.com/gateway.do`.
  */
 export declare function notifyVerifyUrl(partner: string, notifyId: string, gateway?: string): string
+
+/**
+ * Checks a gateway reply (the XML text or its bytes) with **Alipay's** public key (or the
+ * MD5 key; `null` for notify_verify, which is unsigned) and returns what it says. Pass what
+ * you asked for as `expected`: a signed reply about another order is refused. Throws
+ * `ERR_ALIPAYHK_GATEWAY_ERROR` (with `err.gatewayError`, `err.retryable`) when the gateway
+ * answered an error, `ERR_ALIPAYHK_REPLY_SIGNATURE` (with `err.reason`) when the signature
+ * did not verify, and `ERR_ALIPAYHK_MALFORMED_REPLY` for anything that is not a reply.
+ */
+export declare function parseGatewayReply(service: GatewayService, reply: string | Buffer | Uint8Array, key: AlipayVerifyKey | null, expected?: GatewayExpected): GatewayReply
 
 /**
  * Takes an orderStr apart: its signed parameters in order, the exact pre-sign string,

@@ -22,6 +22,9 @@ const CONFIG_FIELDS: &[&str] = &[
     "md5Key",
     "alipayPublicKey",
     "acceptSignTypes",
+    "gateway",
+    "method",
+    "gmtReturnFormat",
 ];
 const ORDER_FIELDS: &[&str] = &[
     "outTradeNo",
@@ -80,6 +83,7 @@ pub struct AlipayHK {
     merchant: Merchant,
     signer: Arc<Signer>,
     alipay_key: Option<Arc<VerifyKey>>,
+    gateway: alipayhk_pay_core::gateway::GatewayConfig,
 }
 
 #[napi]
@@ -153,10 +157,12 @@ impl AlipayHK {
                 }
                 None => None,
             };
+            let gateway = crate::gateway::gateway_config_of(&object, &merchant.partner, "config")?;
             Ok(AlipayHK {
                 merchant,
                 signer,
                 alipay_key,
+                gateway,
             })
         })
     }
@@ -258,6 +264,75 @@ impl AlipayHK {
                 &order_str::verify_trade_pay_result(&text, &key),
             )?)
         })
+    }
+
+    /// The request for a gateway service for this account, signed with its key (see
+    /// `gatewayRequest`); the account's `gateway`, `method` and `gmtReturnFormat` apply.
+    /// `options.now` (milliseconds since the epoch) is the clock for `gmt_return`.
+    #[napi(
+        ts_args_type = "service: GatewayService, params: Record<string, string | number | undefined>, options?: { now?: number }",
+        ts_return_type = "GatewayHttpRequest"
+    )]
+    pub fn gateway_request(
+        &self,
+        env: Env,
+        service: Unknown,
+        params: Unknown,
+        options: Option<Unknown>,
+    ) -> Result<crate::gateway::GatewayHttpRequest> {
+        run(&env, || {
+            let service = crate::gateway::service_of(&service)?;
+            let mut now = None;
+            if let Some(o) = options
+                .as_ref()
+                .filter(|o| !matches!(o.get_type(), Ok(ValueType::Undefined | ValueType::Null)))
+            {
+                let o = object_arg(o, "options", "{ now? }")?;
+                let n: Unknown = crate::convert::own_field(&o, "now")?;
+                if !is_nullish(&n)? {
+                    now = Some(crate::gateway::unix_secs_of(&n, "options.now")?);
+                }
+            }
+            crate::gateway::request_for(
+                &env,
+                service,
+                &params,
+                &self.gateway,
+                Some(&self.signer),
+                now,
+            )
+        })
+    }
+
+    /// Checks a gateway reply with Alipay's key held by this account (see
+    /// `parseGatewayReply`); the accepted sign types apply.
+    #[napi(
+        ts_args_type = "service: GatewayService, reply: string | Buffer | Uint8Array, expected?: GatewayExpected",
+        ts_return_type = "GatewayReply"
+    )]
+    pub fn parse_gateway_reply(
+        &self,
+        env: Env,
+        service: Unknown,
+        reply: Unknown,
+        expected: Option<Unknown>,
+    ) -> Result<crate::gateway::GatewayReply> {
+        run(&env, || {
+            let service = crate::gateway::service_of(&service)?;
+            let key = match service {
+                alipayhk_pay_core::gateway::Service::NotifyVerify => None,
+                _ => Some(self.alipay_key("parseGatewayReply")?),
+            };
+            let expected = crate::gateway::expected_of(&env, expected.as_ref())?;
+            let body = crate::gateway::reply_bytes_of(&reply)?;
+            crate::gateway::reply_of(service, &body, key.as_deref(), &expected)
+        })
+    }
+
+    /// The gateway URL this account calls.
+    #[napi(getter)]
+    pub fn gateway_url(&self) -> String {
+        self.gateway.gateway.url().to_owned()
     }
 
     /// The partner ID.

@@ -273,3 +273,53 @@ export interface AlipayHKOrder {
   extra?: Record<string, string | undefined>
 }
 
+
+/** A gateway service (docs/protocol.md §8). */
+export type GatewayService =
+  | 'single_trade_query'
+  | 'forex_refund'
+  | 'alipay.acquire.refund.query'
+  | 'notify_verify'
+
+/** What a checked gateway reply says (see `GatewayReply.status`). */
+export type GatewayStatus =
+  | 'PAID'
+  | 'WAIT_BUYER_PAY'
+  | 'CLOSED'
+  | 'NOT_FOUND'
+  | 'ACCEPTED'
+  | 'SUCCESS'
+  | 'FAILED'
+  | 'CANCELED'
+  | 'PROCESSING'
+  | 'GENUINE'
+  | 'NOT_GENUINE'
+
+/** Where and how to call the gateway. */
+export interface GatewayOptions {
+  /** `'production'` (default), `'sandbox'`, or a URL (https; http only to a loopback host, such as the simulator). */
+  gateway?: 'production' | 'sandbox' | string
+  /** `'GET'` (default: every parameter in the query string) or `'POST'` (a form body). */
+  method?: 'GET' | 'POST'
+  /** How `gmt_return` is written: `'yyyy-MM-dd HH:mm:ss'` (default, the HK page) or `'yyyyMMddHHmmss'`. */
+  gmtReturnFormat?: 'yyyy-MM-dd HH:mm:ss' | 'yyyyMMddHHmmss'
+}
+
+/** `gatewayRequest`'s settings: the account, its key (not for notify_verify), and where to call. */
+export type GatewaySettings = GatewayOptions & {
+  /** The partner ID (PID), 16 digits starting with 2088. */
+  partner: string
+  /** The clock for `gmt_return`, in milliseconds since the epoch (default: now). */
+  now?: number
+} & (
+    | { signType: 'RSA' | 'RSA2'; privateKey: PrivateKeyInput }
+    | { signType: 'MD5'; md5Key: string }
+    | { signType?: undefined }
+  )
+
+/** What was asked for: a signed reply about another order or refund is refused. */
+export interface GatewayExpected {
+  outTradeNo?: string
+  tradeNo?: string
+  outReturnNo?: string
+}

@@ -41,7 +41,16 @@ fn build<'env>(env: &'env Env, err: &Error) -> Result<Unknown<'env>> {
 /// itself (an exception already pending, such as a getter that threw).
 pub enum Fail {
     Core(Error),
+    /// A coded error with more properties for the caller to branch on
+    /// (`err.gatewayError`, `err.retryable`, `err.reason`).
+    Detailed(Error, Vec<(&'static str, Extra)>),
     Js(napi::Error),
+}
+
+/// A property value of a [`Fail::Detailed`] error.
+pub enum Extra {
+    Text(String),
+    Flag(bool),
 }
 
 impl From<Error> for Fail {
@@ -61,6 +70,7 @@ impl Fail {
     pub fn in_field(self, field: &str) -> Self {
         match self {
             Fail::Core(e) => Fail::Core(e.in_field(field)),
+            Fail::Detailed(e, extra) => Fail::Detailed(e.in_field(field), extra),
             js => js,
         }
     }
@@ -68,6 +78,19 @@ impl Fail {
     pub fn into_js(self, env: &Env) -> napi::Error {
         match self {
             Fail::Core(e) => to_js(env, e),
+            Fail::Detailed(e, extra) => match build(env, &e).and_then(|v| {
+                let mut object: Object = unsafe { v.cast()? };
+                for (name, value) in extra {
+                    match value {
+                        Extra::Text(t) => object.set(name, t)?,
+                        Extra::Flag(b) => object.set(name, b)?,
+                    }
+                }
+                Ok(object.to_unknown())
+            }) {
+                Ok(value) => napi::Error::from(value),
+                Err(_) => napi::Error::new(Status::GenericFailure, e.message),
+            },
             Fail::Js(e) => e,
         }
     }

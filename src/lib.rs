@@ -11,6 +11,7 @@
 
 mod alipayhk;
 mod convert;
+mod gateway;
 mod js_error;
 mod keys;
 mod notifications;
