@@ -232,8 +232,8 @@ export type TradePayResultCode = '9000' | '8000' | '4000' | '5000' | '6001' | '6
 /** The resultCode table of `my.tradePay` (9000 success, 6001 cancelled, …). */
 export declare const TRADE_PAY_RESULT_CODES: Readonly<Record<TradePayResultCode, string>>
 
-/** `new AlipayHK(config)`: one merchant account. */
-export type AlipayHKConfig = {
+/** `new AlipayHK(config)`: one merchant account, where its gateway is, and how it is called over HTTP. */
+export type AlipayHKConfig = GatewayOptions & AlipayHKHttpConfig & {
   /** The partner ID (PID): 16 digits starting with 2088, from AlipayHK's merchant portal (not the ClientId). */
   partner: string
   /** Defaults to `partner`. */
@@ -323,6 +323,19 @@ export interface GatewayExpected {
   tradeNo?: string
   outReturnNo?: string
 }
+
+/** What a gateway call does over HTTP; given with the rest of `new AlipayHK(config)`. */
+export interface AlipayHKHttpConfig {
+  /** A fetch-compatible function (default: Node's own `fetch`): for proxies, mocks, tracing. */
+  fetch?: (input: string, init?: any) => Promise<any>
+  /** How long one try may take, in ms (default 10,000). */
+  timeoutMs?: number
+  /** How many more tries after a network error, a time-out, an HTTP 5xx or a retryable gateway error (default 2). */
+  retries?: number
+  /** The wait before the first retry, doubled each time, in ms (default 200). */
+  backoffMs?: number
+}
+
 
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for

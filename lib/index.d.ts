@@ -2,6 +2,9 @@
 // plus the parts written in JavaScript (lib/index.js). A test checks that every value named
 // here is exported by both the CommonJS and the ES module entry, and nothing else is.
 import type {
+  SignType,
+  GatewayRefund,
+  GatewayTrade,
   ExpectedOrder,
   NotifyBody,
   NotifyDecision,
@@ -20,8 +23,10 @@ export {
   buildOrderStrAsync,
   checkNotifyMatchesOrder,
   decideNotify,
+  gatewayRequest,
   isPaid,
   notifyVerifyUrl,
+  parseGatewayReply,
   parseOrderStr,
   preSignString,
   signContent,
@@ -59,8 +64,61 @@ export type NotifyHandling =
   | (NotifyDecision & { verified: true; notification: VerifiedNotification; keyFingerprint: string })
   | (NotifyDecision & { verified: false; reason: NotifyFailureReason; unverifiedParams: Record<string, string> })
 
+/** `queryOrder`'s answer. Only a `signedByAlipay` state is final. */
+export interface OrderQueryResult {
+  /** `NOT_FOUND` right after the orderStr is normal: the buyer has not opened the cashier yet. */
+  status: 'PAID' | 'WAIT_BUYER_PAY' | 'CLOSED' | 'NOT_FOUND'
+  signedByAlipay: boolean
+  signType?: SignType
+  trade?: GatewayTrade
+}
+
+/** `refundStatus`'s answer (and `refund`'s, once confirmed). */
+export interface RefundStatusResult {
+  status: 'SUCCESS' | 'FAILED' | 'CANCELED' | 'PROCESSING' | 'NOT_FOUND'
+  signedByAlipay: boolean
+  signType?: SignType
+  refund?: GatewayRefund
+}
+
+/** A refund to ask for. The same `outReturnNo` is the same refund: ask again with it, never with a new one, after an error. */
+export interface RefundInput {
+  outTradeNo: string
+  /** Your refund id, at most 64 characters: the idempotency key. */
+  outReturnNo: string
+  /** A decimal string with at most 2 decimals; partial refunds may add up to the paid amount. */
+  amount: string
+  /** Default `'HKD'`. */
+  currency?: string
+  /** Required by the HK gateway, at most 100 characters. */
+  reason: string
+  /** `true` (default): the refund is confirmed by a signed refund query before this resolves. `false`: accepted now, the result comes by a refund notification. */
+  sync?: boolean
+  notifyUrl?: string
+}
+
 declare module '../index' {
   interface AlipayHK {
+    /**
+     * Asks Alipay for an order's state (single_trade_query): when a notification is late or
+     * lost. Retries network errors, time-outs and 5xx; a reply whose signature fails is
+     * never reported as a state.
+     */
+    queryOrder(query: { outTradeNo: string } | { tradeNo: string }, options?: { signal?: AbortSignal }): Promise<OrderQueryResult>
+    /**
+     * Refunds all or part of a paid order (forex_refund), then (unless `sync: false`)
+     * confirms the outcome with the signed refund query. A retry sends the same request,
+     * so it can never refund twice; REPEATED_REFUNDMENT_REQUEST after a lost reply is
+     * resolved by the refund query, not reported as a failure.
+     */
+    refund(refund: RefundInput, options?: { signal?: AbortSignal }): Promise<
+      (RefundStatusResult | { status: 'ACCEPTED'; signedByAlipay: false }) & { outTradeNo: string; outReturnNo: string }
+    >
+    /** A refund's state (alipay.acquire.refund.query), signed by Alipay. */
+    refundStatus(query: { outTradeNo: string; outReturnNo: string }, options?: { signal?: AbortSignal }): Promise<RefundStatusResult>
+    /** Asks Alipay whether it sent a notification with this notify_id (notify_verify). Not needed when the signature verified. */
+    confirmNotifyId(notifyId: string, options?: { signal?: AbortSignal }): Promise<boolean>
+
     /**
      * The whole notification handler in one call: verifies the body (on the thread pool),
      * asks `lookup` for your order by the verified `out_trade_no`, and applies the decision

@@ -8,9 +8,10 @@
 
 const { inspect } = require('node:util')
 const binding = require('../loader.js')
+const gateway = require('./gateway.js')
 
 const {
-  AlipayHK,
+  AlipayHK: NativeAlipayHK,
   OrderSigner,
   VerifiedNotification,
   ErrorCode,
@@ -20,8 +21,10 @@ const {
   buildOrderStrAsync,
   checkNotifyMatchesOrder,
   decideNotify,
+  gatewayRequest,
   isPaid,
   notifyVerifyUrl,
+  parseGatewayReply,
   parseOrderStr,
   preSignString,
   signContent,
@@ -30,6 +33,47 @@ const {
   verifyOrderStr,
   verifyTradePayResult,
 } = binding
+
+const HTTP_SETTINGS = ['fetch', 'timeoutMs', 'retries', 'backoffMs']
+const httpOf = new WeakMap()
+
+/**
+ * One merchant account (the native class), and what it does over HTTP: `queryOrder`,
+ * `refund`, `refundStatus`, `confirmNotifyId` (lib/gateway.js). The HTTP settings (`fetch`,
+ * `timeoutMs`, `retries`, `backoffMs`) are taken off the config here; the rest is the
+ * native constructor's to check.
+ */
+class AlipayHK extends NativeAlipayHK {
+  constructor(config) {
+    let rest = config
+    let http = gateway.httpSettings({})
+    if (config !== null && typeof config === 'object' && !Array.isArray(config)) {
+      http = gateway.httpSettings(config)
+      rest = {}
+      for (const key of Reflect.ownKeys(config)) {
+        if (typeof key === 'string' && HTTP_SETTINGS.includes(key)) continue
+        const d = Object.getOwnPropertyDescriptor(config, key)
+        if (d) Object.defineProperty(rest, key, d)
+      }
+    }
+    super(rest)
+    httpOf.set(this, http)
+  }
+}
+
+for (const name of Object.keys(gateway.methods)) {
+  Object.defineProperty(AlipayHK.prototype, name, {
+    value: {
+      [name](...args) {
+        const http = httpOf.get(this)
+        if (!http) return Promise.reject(invalidArgument('this', `${name} must be called on an AlipayHK made with new AlipayHK(config)`))
+        return gateway.methods[name].call(this, http, ...args)
+      },
+    }[name],
+    writable: true,
+    configurable: true,
+  })
+}
 
 function invalidArgument(field, message) {
   const err = new TypeError(message)
@@ -107,8 +151,10 @@ module.exports = {
   buildOrderStrAsync,
   checkNotifyMatchesOrder,
   decideNotify,
+  gatewayRequest,
   isPaid,
   notifyVerifyUrl,
+  parseGatewayReply,
   parseOrderStr,
   preSignString,
   signContent,
