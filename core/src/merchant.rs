@@ -32,7 +32,8 @@ impl Merchant {
 
 /// The partner ID by the one `partner` rule of the rules table.
 pub fn check_partner(partner: &str) -> crate::Result<()> {
-    let rule = crate::rules::rule_for("partner").ok_or_else(|| crate::Error::internal("no partner rule"))?;
+    let rule = crate::rules::rule_for("partner")
+        .ok_or_else(|| crate::Error::internal("no partner rule"))?;
     crate::params::check_value_rule(rule, partner)
 }
 

@@ -231,7 +231,10 @@ pub struct NotifyDecision {
 
 /// The decision table: the verification, and the merchant's order for the notification's
 /// `out_trade_no` (`None` when the merchant has no such order).
-pub fn decide(v: &NotifyVerification, expected: Option<&crate::merchant::ExpectedOrder>) -> NotifyDecision {
+pub fn decide(
+    v: &NotifyVerification,
+    expected: Option<&crate::merchant::ExpectedOrder>,
+) -> NotifyDecision {
     let kind = v.kind();
     let decision = |action: NotifyAction, answer: &'static str, message: String| NotifyDecision {
         action,
@@ -244,7 +247,11 @@ pub fn decide(v: &NotifyVerification, expected: Option<&crate::merchant::Expecte
         return decision(
             NotifyAction::Reject,
             "fail",
-            format!("not verified ({}): {}; nothing in it can be trusted", f.reason.as_str(), f.message),
+            format!(
+                "not verified ({}): {}; nothing in it can be trusted",
+                f.reason.as_str(),
+                f.message
+            ),
         );
     }
     let get = |n: &str| {
@@ -261,7 +268,9 @@ pub fn decide(v: &NotifyVerification, expected: Option<&crate::merchant::Expecte
                 return decision(
                     NotifyAction::Nothing,
                     "success",
-                    format!("order {out_trade_no:?} is waiting for the buyer to pay; nothing to record"),
+                    format!(
+                        "order {out_trade_no:?} is waiting for the buyer to pay; nothing to record"
+                    ),
                 );
             }
             let Some(expected) = expected else {
@@ -318,7 +327,10 @@ pub fn decide(v: &NotifyVerification, expected: Option<&crate::merchant::Expecte
                     action: NotifyAction::Investigate,
                     answer: "success",
                     kind,
-                    message: format!("the refund notification is for order {out_trade_no:?}, not {:?}", expected.out_trade_no),
+                    message: format!(
+                        "the refund notification is for order {out_trade_no:?}, not {:?}",
+                        expected.out_trade_no
+                    ),
                     mismatches: m,
                 };
             }
@@ -343,7 +355,14 @@ pub fn decide(v: &NotifyVerification, expected: Option<&crate::merchant::Expecte
         NotifyKind::Unknown => decision(
             NotifyAction::Investigate,
             "success",
-            format!("notify_type {:?} is neither a payment nor a refund notification", get("notify_type").unwrap_or("").chars().take(32).collect::<String>()),
+            format!(
+                "notify_type {:?} is neither a payment nor a refund notification",
+                get("notify_type")
+                    .unwrap_or("")
+                    .chars()
+                    .take(32)
+                    .collect::<String>()
+            ),
         ),
     }
 }

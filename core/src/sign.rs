@@ -259,7 +259,12 @@ pub fn verify_pkcs1v15(
     }
 }
 
-fn rustcrypto_verify(key: &rsa::PublicKey, hash: HashAlg, message: &[u8], signature: &[u8]) -> bool {
+fn rustcrypto_verify(
+    key: &rsa::PublicKey,
+    hash: HashAlg,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
     let result = match hash {
         HashAlg::Sha1 => key.verify(
             rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),

@@ -1,13 +1,13 @@
 //! What every verification shares: the key that checks, the stable reasons a check fails
 //! for, and the signature check itself.
 
+use crate::error::{Error, ErrorCode};
 use crate::keys::{Md5Key, RsaPublicKey};
 use crate::sign::{verify_pkcs1v15, HashAlg};
 use crate::sign_type::SignType;
 use base64ct::{Base64, Encoding};
 use md5::{Digest, Md5};
 use subtle::ConstantTimeEq;
-use crate::error::{Error, ErrorCode};
 
 /// The keys a signature is checked with, and the sign types accepted.
 ///
@@ -104,7 +104,11 @@ impl VerifyKey {
                     field,
                     format!(
                         "{field} names {t}, but no key for it was given ({t} is checked with {})",
-                        if *t == SignType::Md5 { "the MD5 key" } else { "Alipay's RSA public key" }
+                        if *t == SignType::Md5 {
+                            "the MD5 key"
+                        } else {
+                            "Alipay's RSA public key"
+                        }
                     ),
                 ));
             }

@@ -364,7 +364,6 @@ fn key_errors_carry_no_field_and_the_invalid_key_code() {
 mod keys_as_merchants_hold_them {
     use super::*;
 
-
     #[test]
     fn a_pem_from_an_environment_variable_with_written_out_line_breaks_is_read() {
         let want = RsaPrivateKey::parse(KeyInput::Text(RSA2048_PKCS8_PEM)).unwrap();
@@ -376,15 +375,20 @@ mod keys_as_merchants_hold_them {
         }
         let pub_text = RSA2048_PUB_PEM.trim_end().replace('\n', "\\n");
         assert_eq!(
-            RsaPublicKey::parse(KeyInput::Text(&pub_text)).unwrap().fingerprint(),
-            RsaPublicKey::parse(KeyInput::Text(RSA2048_PUB_PEM)).unwrap().fingerprint()
+            RsaPublicKey::parse(KeyInput::Text(&pub_text))
+                .unwrap()
+                .fingerprint(),
+            RsaPublicKey::parse(KeyInput::Text(RSA2048_PUB_PEM))
+                .unwrap()
+                .fingerprint()
         );
     }
 
     #[test]
     fn a_pkcs8_body_under_an_rsa_private_key_label_is_read() {
         let body = base64_body(RSA2048_PKCS8_PEM);
-        let mislabelled = format!("-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n");
+        let mislabelled =
+            format!("-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n");
         let k = RsaPrivateKey::parse(KeyInput::Text(&mislabelled)).unwrap();
         let want = RsaPrivateKey::parse(KeyInput::Text(RSA2048_PKCS8_PEM)).unwrap();
         assert_eq!(k.fingerprint(), want.fingerprint());
@@ -400,11 +404,23 @@ mod keys_as_merchants_hold_them {
             "merchant.pem",
         ] {
             let e = RsaPrivateKey::parse(KeyInput::Text(path)).unwrap_err();
-            assert!(e.message.contains("looks like a file path"), "{path}: {}", e.message);
+            assert!(
+                e.message.contains("looks like a file path"),
+                "{path}: {}",
+                e.message
+            );
             assert!(e.message.contains("readFileSync"));
-            assert!(!e.message.contains(path), "the path is echoed: {}", e.message);
+            assert!(
+                !e.message.contains(path),
+                "the path is echoed: {}",
+                e.message
+            );
             let e = RsaPublicKey::parse(KeyInput::Text(path)).unwrap_err();
-            assert!(e.message.contains("looks like a file path"), "{path}: {}", e.message);
+            assert!(
+                e.message.contains("looks like a file path"),
+                "{path}: {}",
+                e.message
+            );
         }
         // A bare base64 key (which holds `/`) is still a key.
         let body = base64_body(RSA2048_PKCS8_PEM);

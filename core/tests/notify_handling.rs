@@ -58,7 +58,11 @@ fn order(no: &str, fee: &str) -> ExpectedOrder {
     }
 }
 
-fn with(fields: &[(&'static str, &'static str)], name: &'static str, value: &'static str) -> Vec<(&'static str, &'static str)> {
+fn with(
+    fields: &[(&'static str, &'static str)],
+    name: &'static str,
+    value: &'static str,
+) -> Vec<(&'static str, &'static str)> {
     let mut v: Vec<_> = fields.iter().copied().filter(|(k, _)| *k != name).collect();
     v.push((name, value));
     v
@@ -108,13 +112,19 @@ mod key_rotation {
     fn either_key_of_a_rotation_verifies_and_the_one_that_did_is_named() {
         let old = signer(SignType::Rsa2, RSA1024_PKCS8_PEM);
         let new = signer(SignType::Rsa2, RSA2048_PKCS8_PEM);
-        let ring = VerifyKey::rsa_keys(vec![public(RSA1024_PUB_PEM), public(RSA2048_PUB_PEM)])
-            .unwrap();
+        let ring =
+            VerifyKey::rsa_keys(vec![public(RSA1024_PUB_PEM), public(RSA2048_PUB_PEM)]).unwrap();
         let v_old = verify_notify_body(body(PAID, &old).as_bytes(), &ring);
         let v_new = verify_notify_body(body(PAID, &new).as_bytes(), &ring);
         assert!(v_old.ok() && v_new.ok());
-        assert_eq!(v_old.key_fingerprint, Some(public(RSA1024_PUB_PEM).fingerprint()));
-        assert_eq!(v_new.key_fingerprint, Some(public(RSA2048_PUB_PEM).fingerprint()));
+        assert_eq!(
+            v_old.key_fingerprint,
+            Some(public(RSA1024_PUB_PEM).fingerprint())
+        );
+        assert_eq!(
+            v_new.key_fingerprint,
+            Some(public(RSA2048_PUB_PEM).fingerprint())
+        );
         // A key outside the ring verifies nothing.
         let only_old = VerifyKey::rsa_keys(vec![public(RSA1024_PUB_PEM)]).unwrap();
         let v = verify_notify_body(body(PAID, &new).as_bytes(), &only_old);
@@ -125,16 +135,16 @@ mod key_rotation {
     #[test]
     fn an_empty_ring_is_refused_and_a_repeated_key_is_kept_once() {
         assert!(VerifyKey::rsa_keys(vec![]).is_err());
-        let ring = VerifyKey::rsa_keys(vec![public(RSA1024_PUB_PEM), public(RSA1024_PUB_PEM)])
-            .unwrap();
+        let ring =
+            VerifyKey::rsa_keys(vec![public(RSA1024_PUB_PEM), public(RSA1024_PUB_PEM)]).unwrap();
         assert_eq!(ring.fingerprints().len(), 1);
     }
 
     #[test]
     fn the_merchants_own_key_in_a_ring_is_refused() {
         let own = RsaPrivateKey::parse(KeyInput::Text(RSA1024_PKCS8_PEM)).unwrap();
-        let ring = VerifyKey::rsa_keys(vec![public(RSA2048_PUB_PEM), public(RSA1024_PUB_PEM)])
-            .unwrap();
+        let ring =
+            VerifyKey::rsa_keys(vec![public(RSA2048_PUB_PEM), public(RSA1024_PUB_PEM)]).unwrap();
         let e = ring
             .refuse_own_key(Some(own.public_key_der()), "config.alipayPublicKey")
             .unwrap_err();
@@ -169,7 +179,10 @@ mod line_endings {
 mod decision_table {
     use super::*;
 
-    fn decided(fields: &[(&str, &str)], expected: Option<&ExpectedOrder>) -> alipayhk_pay_core::notify::NotifyDecision {
+    fn decided(
+        fields: &[(&str, &str)],
+        expected: Option<&ExpectedOrder>,
+    ) -> alipayhk_pay_core::notify::NotifyDecision {
         let alipay = signer(SignType::Rsa2, RSA2048_PKCS8_PEM);
         let key = VerifyKey::rsa(public(RSA2048_PUB_PEM));
         let v = verify_notify_body(body(fields, &alipay).as_bytes(), &key);
@@ -180,8 +193,14 @@ mod decision_table {
     #[test]
     fn paid_and_matching_is_recorded_then_answered_success() {
         let d = decided(PAID, Some(&order("ORDER-1", "28.0")));
-        assert_eq!((d.action, d.answer, d.kind), (NotifyAction::RecordPayment, "success", NotifyKind::Payment));
-        let d = decided(&with(PAID, "trade_status", "TRADE_FINISHED"), Some(&order("ORDER-1", "28.00")));
+        assert_eq!(
+            (d.action, d.answer, d.kind),
+            (NotifyAction::RecordPayment, "success", NotifyKind::Payment)
+        );
+        let d = decided(
+            &with(PAID, "trade_status", "TRADE_FINISHED"),
+            Some(&order("ORDER-1", "28.00")),
+        );
         assert_eq!(d.action, NotifyAction::RecordPayment);
     }
 
@@ -213,9 +232,18 @@ mod decision_table {
     fn waiting_and_closed_orders() {
         let d = decided(&with(PAID, "trade_status", "WAIT_BUYER_PAY"), None);
         assert_eq!((d.action, d.answer), (NotifyAction::Nothing, "success"));
-        let d = decided(&with(PAID, "trade_status", "TRADE_CLOSED"), Some(&order("ORDER-1", "28.00")));
-        assert_eq!((d.action, d.answer), (NotifyAction::RecordClosed, "success"));
-        let d = decided(&with(PAID, "trade_status", "TRADE_PENDING"), Some(&order("ORDER-1", "28.00")));
+        let d = decided(
+            &with(PAID, "trade_status", "TRADE_CLOSED"),
+            Some(&order("ORDER-1", "28.00")),
+        );
+        assert_eq!(
+            (d.action, d.answer),
+            (NotifyAction::RecordClosed, "success")
+        );
+        let d = decided(
+            &with(PAID, "trade_status", "TRADE_PENDING"),
+            Some(&order("ORDER-1", "28.00")),
+        );
         assert_eq!(d.action, NotifyAction::Investigate);
     }
 
@@ -232,8 +260,14 @@ mod decision_table {
             ("currency", "HKD"),
         ];
         let d = decided(refund, Some(&order("ORDER-1", "28.00")));
-        assert_eq!((d.action, d.answer, d.kind), (NotifyAction::RecordRefund, "success", NotifyKind::Refund));
-        let d = decided(&with(refund, "refund_status", "REFUND_FAIL"), Some(&order("ORDER-1", "28.00")));
+        assert_eq!(
+            (d.action, d.answer, d.kind),
+            (NotifyAction::RecordRefund, "success", NotifyKind::Refund)
+        );
+        let d = decided(
+            &with(refund, "refund_status", "REFUND_FAIL"),
+            Some(&order("ORDER-1", "28.00")),
+        );
         assert_eq!(d.action, NotifyAction::RecordRefundFailure);
         let d = decided(refund, Some(&order("ORDER-2", "28.00")));
         assert_eq!(d.action, NotifyAction::Investigate);

@@ -4,7 +4,9 @@
 mod common;
 
 use alipayhk_pay_core::form::{decode_form, FormError};
-use alipayhk_pay_core::merchant::{check_expected_order, check_notify_matches_order, ExpectedOrder};
+use alipayhk_pay_core::merchant::{
+    check_expected_order, check_notify_matches_order, ExpectedOrder,
+};
 use alipayhk_pay_core::notify::{
     is_paid, notify_sign_content, verify_notify_body, verify_notify_params,
 };

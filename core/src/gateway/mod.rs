@@ -310,8 +310,9 @@ impl GatewayConfig {
     }
 }
 
+/// The partner ID by the one `partner` rule of the rules table (docs/protocol.md §2).
 pub(crate) fn is_partner(s: &str) -> bool {
-    s.len() == 16 && s.starts_with("2088") && s.bytes().all(|b| b.is_ascii_digit())
+    crate::merchant::check_partner(s).is_ok()
 }
 
 /// A value for a message: quoted, cut short when long.
