@@ -73,11 +73,15 @@ describe('the release packages, installed from a registry into a scratch project
 
   test('the main package carries the loader, the types, README and LICENSE, no binary, no sources, and no install-time script', () => {
     const files = tarEntries(mainTgz)
-    expect(files).toEqual(expect.arrayContaining(['loader.js', 'index.js', 'index.d.ts', 'README.md', 'LICENSE', 'package.json']))
+    expect(files).toEqual(
+      expect.arrayContaining(['lib/index.js', 'lib/index.mjs', 'lib/index.d.ts', 'loader.js', 'index.js', 'index.d.ts', 'README.md', 'LICENSE', 'package.json']),
+    )
     expect(files.filter((f) => /\.(node|wasm)$/.test(f))).toEqual([])
     expect(files.filter((f) => /^(src|core|__test__|scripts|target)\//.test(f) || f === 'binding.gyp')).toEqual([])
     const manifest = readManifest(mainTgz)
-    expect(manifest.main).toBe('loader.js')
+    // The public entry (lib/, CommonJS and ES module) over the loader (loader.js) and the binding.
+    expect(manifest.main).toBe('lib/index.js')
+    expect(manifest.exports['.']).toEqual({ types: './lib/index.d.ts', import: './lib/index.mjs', require: './lib/index.js' })
     expect(Object.keys(manifest.scripts || {}).filter((s) => /^(pre|post)?install$|^prepare$/.test(s))).toEqual([])
     expect(manifest.optionalDependencies).toEqual({ [`alipayhk-pay-${platform}`]: pkg.version })
   })
@@ -116,7 +120,7 @@ describe('the release packages, installed from a registry into a scratch project
     )
     const result = JSON.parse(execFileSync(process.execPath, ['sign.js'], { cwd: app, encoding: 'utf8' }))
     const modules = fs.realpathSync(path.join(app, 'node_modules'))
-    expect(result.where).toBe(path.join(modules, 'alipayhk-pay', 'loader.js'))
+    expect(result.where).toBe(path.join(modules, 'alipayhk-pay', 'lib', 'index.js'))
     expect(result.binaries).toEqual([path.join(modules, `alipayhk-pay-${platform}`, hostBinary)])
     const sign = decodeURIComponent(/&sign="([^"]+)"&sign_type="RSA2"$/.exec(result.orderStr)[1])
     expect(result.orderStr.startsWith(result.preSign + '&sign="')).toBe(true)
