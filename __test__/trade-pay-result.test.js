@@ -214,6 +214,9 @@ describe('success needs a verified signature, success="true" and resultStatus 90
     const { result } = alipayResult()
     const v = verifyTradePayResult(wrap(result.replace('12.50', '12.51')), ALIPAY_KEY)
     expect(v.success).toBe(false)
+    // Its fields are there for logging only, under a name that says so.
+    expect(v.params).toBeUndefined()
+    expect(v.unverifiedParams.total_fee).toBe('12.51')
   })
 })
 
