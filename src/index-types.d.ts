@@ -184,35 +184,6 @@ export type TradePayVerification =
       unverifiedParams: Record<string, string>
     }
 
-/** An orderStr taken apart by `parseOrderStr`. */
-export interface ParsedOrderStr {
-  /** The signed parameters in order, `sign` and `sign_type` left out. */
-  params: Array<[string, string]>
-  /** The exact string the signature covers. */
-  preSign: string
-  /** The signature, URL-decoded (`''` when absent). */
-  sign: string
-  /** `sign_type` as written (`''` when absent). */
-  signType: string
-}
-
-/** One mistake `verifyOrderStr` found. */
-export interface OrderStrMistake {
-  reason: VerifyReason
-  message: string
-}
-
-/** The outcome of `verifyOrderStr`: `ok` when there is no mistake and the signature verifies. */
-export interface OrderStrVerification {
-  ok: boolean
-  /** The first mistake's reason. */
-  reason?: VerifyReason
-  message?: string
-  mistakes: OrderStrMistake[]
-  /** False when no key was given: then only the form was checked, not the signature. */
-  signatureChecked: boolean
-}
-
 /**
  * Your own order, to hold a verified notification against. The order number and the amount
  * are required; `currency` and `sellerId` are compared when given. Unknown fields are refused.

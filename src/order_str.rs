@@ -52,24 +52,55 @@ pub fn verify_trade_pay_result<'env>(
     })
 }
 
+/// An orderStr taken apart by `parseOrderStr`.
+#[napi(object, object_from_js = false)]
+pub struct ParsedOrderStr {
+    /// The signed parameters in order, `sign` and `sign_type` left out.
+    #[napi(ts_type = "Array<[string, string]>")]
+    pub params: Vec<Vec<String>>,
+    /// The exact string the signature covers.
+    pub pre_sign: String,
+    /// The signature, URL-decoded (`''` when absent).
+    pub sign: String,
+    /// `sign_type` as written (`''` when absent).
+    pub sign_type: String,
+}
+
+/// One mistake `verifyOrderStr` found.
+#[napi(object, object_from_js = false)]
+pub struct OrderStrMistake {
+    #[napi(ts_type = "VerifyReason")]
+    pub reason: String,
+    pub message: String,
+}
+
+/// The outcome of `verifyOrderStr`: `ok` when there is no mistake and the signature verifies.
+#[napi(object, object_from_js = false)]
+pub struct OrderStrVerification {
+    pub ok: bool,
+    /// The first mistake's reason.
+    #[napi(ts_type = "VerifyReason | undefined")]
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub mistakes: Vec<OrderStrMistake>,
+    /// False when no key was given: then only the form was checked, not the signature.
+    pub signature_checked: bool,
+}
+
 /// Takes an orderStr apart: its signed parameters in order, the exact pre-sign string,
 /// the signature (URL-decoded) and the sign type. Throws `ERR_ALIPAYHK_INVALID_PARAM`
 /// (field `orderStr`) when the text has no `key="value"` structure.
-#[napi(ts_args_type = "orderStr: string", ts_return_type = "ParsedOrderStr")]
-pub fn parse_order_str<'env>(env: &'env Env, order_str: Unknown) -> Result<Object<'env>> {
-    run(env, || {
+#[napi(ts_args_type = "orderStr: string")]
+pub fn parse_order_str(env: Env, order_str: Unknown) -> Result<ParsedOrderStr> {
+    run(&env, || {
         let text = text_arg(&order_str, "orderStr")?;
         let parsed = order_str::parse_order_str(&text)?;
-        let mut out = Object::new(env)?;
-        let mut params = env.create_array(parsed.params.len() as u32)?;
-        for (i, (k, v)) in parsed.params.iter().enumerate() {
-            params.set(i as u32, vec![k.as_str(), v.as_str()])?;
-        }
-        out.set("params", params)?;
-        out.set("preSign", parsed.pre_sign)?;
-        out.set("sign", parsed.sign)?;
-        out.set("signType", parsed.sign_type)?;
-        Ok(out)
+        Ok(ParsedOrderStr {
+            params: parsed.params.into_iter().map(|(k, v)| vec![k, v]).collect(),
+            pre_sign: parsed.pre_sign,
+            sign: parsed.sign,
+            sign_type: parsed.sign_type,
+        })
     })
 }
 
@@ -78,33 +109,32 @@ pub fn parse_order_str<'env>(env: &'env Env, order_str: Unknown) -> Result<Objec
 /// (`METHOD_INSTEAD_OF_SERVICE`, `SIGN_NOT_URL_ENCODED`, `SIGN_TYPE_MISMATCH`, …).
 /// Without a key only the form is checked (`signatureChecked: false`).
 /// For tests and for diagnosing "sign check fail".
-#[napi(
-    ts_args_type = "orderStr: string, key?: MerchantVerifyKey",
-    ts_return_type = "OrderStrVerification"
-)]
-pub fn verify_order_str<'env>(
-    env: &'env Env,
+#[napi(ts_args_type = "orderStr: string, key?: MerchantVerifyKey")]
+pub fn verify_order_str(
+    env: Env,
     order_str: Unknown,
     key: Option<Unknown>,
-) -> Result<Object<'env>> {
-    run(env, || {
+) -> Result<OrderStrVerification> {
+    run(&env, || {
         let key = match &key {
-            Some(k) if !is_nullish(k)? => Some(verify_key_of(env, k, "publicKey", "key")?),
+            Some(k) if !is_nullish(k)? => Some(verify_key_of(&env, k, "publicKey", "key")?),
             _ => None,
         };
         let text = text_arg(&order_str, "orderStr")?;
         let mistakes = order_str::diagnose_order_str(&text, key.as_deref());
-        let mut out = Object::new(env)?;
-        set_failure(&mut out, &mistakes.first().cloned())?;
-        out.set("signatureChecked", key.is_some())?;
-        let mut list = env.create_array(mistakes.len() as u32)?;
-        for (i, m) in mistakes.iter().enumerate() {
-            let mut item = Object::new(env)?;
-            item.set("reason", m.reason.as_str())?;
-            item.set("message", m.message.as_str())?;
-            list.set(i as u32, item)?;
-        }
-        out.set("mistakes", list)?;
-        Ok(out)
+        let first = mistakes.first().cloned();
+        Ok(OrderStrVerification {
+            ok: first.is_none(),
+            reason: first.as_ref().map(|f| f.reason.as_str().to_owned()),
+            message: first.map(|f| f.message),
+            mistakes: mistakes
+                .into_iter()
+                .map(|m| OrderStrMistake {
+                    reason: m.reason.as_str().to_owned(),
+                    message: m.message,
+                })
+                .collect(),
+            signature_checked: key.is_some(),
+        })
     })
 }
