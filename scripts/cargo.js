@@ -16,7 +16,7 @@ const root = path.join(__dirname, '..')
 
 /** The newest `openssl-build/install` that the vendored build left under target/. */
 function vendoredOpenSsl() {
-  const target = path.join(root, process.env.CARGO_TARGET_DIR || 'target')
+  const target = path.resolve(root, process.env.CARGO_TARGET_DIR || 'target')
   const found = []
   const profiles = []
   for (const entry of safeList(target)) {
