@@ -15,3 +15,17 @@ buildOrderStr({ service: 'mobile.securitypay.pay' }, '-----BEGIN PRIVATE KEY----
 new AlipayHK({ partner: '2088101568358171', signType: 'RSA2', privateKey: 'k', acceptSignTypes: ['SHA1'] }) // @error
 const c: string = ErrorCode.NoSuchCode // @error
 void c
+
+// The gateway services (issue 14).
+import { gatewayRequest, parseGatewayReply } from 'alipayhk-pay'
+const gw = new AlipayHK({ partner: '2088101568358171', signType: 'RSA2', privateKey: 'k', gateway: 'sandbox' })
+void gw.refund({ outTradeNo: 'A1', amount: '1.00', reason: 'r' }) // @error
+void gw.refund({ outTradeNo: 'A1', outReturnNo: 'R1', amount: 1, reason: 'r' }) // @error
+void gw.refund({ outTradeNo: 'A1', outReturnNo: 'R1', amount: '1.00' }) // @error
+void gw.refundStatus({ outTradeNo: 'A1' }) // @error
+void gw.queryOrder({}) // @error
+void gw.queryOrder({ out_trade_no: 'A1' }) // @error
+void gw.queryOrder({ outTradeNo: 'A1' }).then((q) => q.status === 'SUCCESS') // @error
+new AlipayHK({ partner: '2088101568358171', signType: 'RSA2', privateKey: 'k', timeoutMs: '5000' }) // @error
+gatewayRequest('trade_query', { out_trade_no: 'A1' }, { partner: '2088101568358171' }) // @error
+parseGatewayReply('single_trade_query', '<alipay/>') // @error
