@@ -13,7 +13,7 @@ const gateway = require('./gateway.js')
 const {
   AlipayHK: NativeAlipayHK,
   OrderSigner,
-  VerifiedNotification,
+  VerifiedNotification: NativeVerifiedNotification,
   ErrorCode,
   TRADE_PAY_RESULT_CODES,
   asyncConcurrency,
@@ -43,23 +43,42 @@ const httpOf = new WeakMap()
  * `timeoutMs`, `retries`, `backoffMs`) are taken off the config here; the rest is the
  * native constructor's to check.
  */
-class AlipayHK extends NativeAlipayHK {
-  constructor(config) {
-    let rest = config
-    let http = gateway.httpSettings({})
-    if (config !== null && typeof config === 'object' && !Array.isArray(config)) {
-      http = gateway.httpSettings(config)
-      rest = {}
-      for (const key of Reflect.ownKeys(config)) {
-        if (typeof key === 'string' && HTTP_SETTINGS.includes(key)) continue
-        const d = Object.getOwnPropertyDescriptor(config, key)
-        if (d) Object.defineProperty(rest, key, d)
-      }
+function AlipayHK(config) {
+  // Without `new`, the native constructor throws its own coded error.
+  if (!new.target) return NativeAlipayHK(config)
+  let http = gateway.httpSettings({})
+  let rest = config
+  if (config !== null && typeof config === 'object' && !Array.isArray(config)) {
+    http = gateway.httpSettings(config)
+    if (HTTP_SETTINGS.some((k) => Object.prototype.hasOwnProperty.call(config, k))) {
+      // The native side reads the rest itself, through the caller's own object (its getters
+      // and traps run as they would): this view only hides the HTTP settings.
+      const hidden = (k) => typeof k === 'string' && HTTP_SETTINGS.includes(k)
+      rest = new Proxy(config, {
+        ownKeys: (t) => Reflect.ownKeys(t).filter((k) => !hidden(k)),
+        getOwnPropertyDescriptor: (t, k) => (hidden(k) ? undefined : Reflect.getOwnPropertyDescriptor(t, k)),
+        has: (t, k) => !hidden(k) && Reflect.has(t, k),
+        get: (t, k, r) => (hidden(k) ? undefined : Reflect.get(t, k, r)),
+      })
     }
-    super(rest)
-    httpOf.set(this, http)
   }
+  const account = Reflect.construct(NativeAlipayHK, [rest], new.target)
+  httpOf.set(account, http)
+  return account
 }
+Object.setPrototypeOf(AlipayHK, NativeAlipayHK)
+AlipayHK.prototype = Object.create(NativeAlipayHK.prototype, {
+  constructor: { value: AlipayHK, writable: true, configurable: true },
+})
+
+// A VerifiedNotification comes only from a verification; `new` gets a coded error.
+function VerifiedNotification() {
+  throw invalidArgument(
+    'VerifiedNotification',
+    'a VerifiedNotification cannot be made: it is `result.notification` of verifyNotify when `result.ok` is true',
+  )
+}
+VerifiedNotification.prototype = NativeVerifiedNotification.prototype
 
 for (const name of Object.keys(gateway.methods)) {
   Object.defineProperty(AlipayHK.prototype, name, {
@@ -125,7 +144,7 @@ Object.defineProperty(AlipayHK.prototype, inspect.custom, {
   configurable: true,
 })
 
-Object.defineProperty(VerifiedNotification.prototype, inspect.custom, {
+Object.defineProperty(NativeVerifiedNotification.prototype, inspect.custom, {
   value: function (depth, options) {
     const shown = {
       kind: this.kind,

@@ -52,13 +52,18 @@ pub fn key_bytes_of(value: &Unknown<'_>, field: &str) -> Outcome<KeyBytes> {
         Err(Error::key(format!(
             "{field} is {n} long; a key is at most {MAX_KEY_CHARS} characters (an 8192-bit PEM is about 6,500)"
         ))
+        .in_field(field)
         .into())
     };
     match value.get_type()? {
         ValueType::String if js_len(value)? > MAX_KEY_CHARS => too_long(js_len(value)?),
         ValueType::String => match secret_string_of(value)? {
             Some(s) => Ok(s),
-            None => Err(Error::key(format!("{field} holds a lone UTF-16 surrogate; a key is ASCII text")).into()),
+            None => Err(Error::key(format!(
+                "{field} holds a lone UTF-16 surrogate; a key is ASCII text"
+            ))
+            .in_field(field)
+            .into()),
         },
         ValueType::Object if byte_view(value)?.is_some() => {
             let bytes = byte_view(value)?.unwrap_or_default();

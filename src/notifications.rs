@@ -122,7 +122,7 @@ impl VerifiedNotification {
         Ok(object)
     }
 
-    /// One field, or `undefined`.
+    /// One field, or `null` when the notification has none.
     #[napi]
     pub fn get(&self, name: String) -> Option<String> {
         self.field(&name).map(str::to_owned)
@@ -140,7 +140,7 @@ impl VerifiedNotification {
         self.field("out_trade_no").map(str::to_owned)
     }
 
-    /// `trade_status` (payments), or `undefined`.
+    /// `trade_status` (payments), or `null`.
     #[napi(getter)]
     pub fn trade_status(&self) -> Option<String> {
         self.field("trade_status").map(str::to_owned)
