@@ -581,3 +581,243 @@ describe('usage', () => {
     expectUsageError(run(['keygen', 'dir']), /unexpected argument "dir"/)
   })
 })
+
+describe('alipayhk-pay query, refund, refund-status (against the simulator on 127.0.0.1)', () => {
+  // The simulator runs in this process, so the command runs without blocking it (not spawnSync).
+  const { execFile } = require('node:child_process')
+  const { AlipayHK } = require('..')
+  const { startSimulator } = require('../simulator')
+  const GW_PARTNER = '2088101568358171'
+  const GW_MD5 = crypto.randomBytes(16).toString('hex')
+  let sim
+  let alipay
+
+  beforeAll(async () => {
+    sim = await startSimulator({
+      merchantPublicKey: fs.readFileSync(MERCHANT_PUBLIC_FILE, 'utf8'),
+      md5Key: GW_MD5,
+      alipayPrivateKey: fs.readFileSync(ALIPAY_PRIVATE_FILE, 'utf8'),
+      refundSpacingMs: 0,
+      retryDelaysMs: [20],
+    })
+    alipay = new AlipayHK({
+      partner: GW_PARTNER,
+      signType: 'RSA2',
+      privateKey: MERCHANT_PRIVATE,
+      alipayPublicKey: fs.readFileSync(ALIPAY_PUBLIC_FILE, 'utf8'),
+      gateway: sim.gatewayUrl,
+    })
+  })
+  afterAll(async () => {
+    if (sim) await sim.close()
+  })
+  afterEach(() => sim.faults.clear())
+
+  function runAsync(args) {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [BIN, ...args], { cwd: scratch, encoding: 'utf8', timeout: 20000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? err.code : 0, stdout, stderr })
+      })
+    })
+  }
+  async function runAsyncJson(args) {
+    const r = await runAsync([...args, '--json'])
+    expect(r.stderr).toBe('')
+    expect(r.stdout).toMatch(/^\{.*\}\n$/)
+    return { code: r.code, json: JSON.parse(r.stdout) }
+  }
+  const account = () => [
+    '--partner', GW_PARTNER,
+    '--sign-type', 'RSA2',
+    '--key', MERCHANT_PRIVATE_FILE,
+    '--alipay-public-key', ALIPAY_PUBLIC_FILE,
+    '--gateway', sim.gatewayUrl,
+  ]
+  let n = 0
+  const id = (prefix) => `${prefix}-${process.pid}-${++n}`
+  async function order(choice, totalFee = '10.00') {
+    const outTradeNo = id('CLIGW')
+    const orderStr = alipay.buildOrderStr({ outTradeNo, subject: 'CLI 港式奶茶', totalFee, notifyUrl: 'http://127.0.0.1:9/notify' })
+    let tradeNo
+    if (choice) tradeNo = (await sim.pay(orderStr, choice)).tradeNo
+    return { outTradeNo, tradeNo }
+  }
+  const refundsOf = (outTradeNo) => sim.refunds().filter((r) => r.outTradeNo === outTradeNo)
+
+  test('query: NOT_FOUND right after the orderStr (exit 1; exit 0 with --expect NOT_FOUND), then PAID (exit 0) with the signed fields, by --out-trade-no and --trade-no', async () => {
+    const { outTradeNo } = await order(null)
+    const before = await runAsync(['query', '--out-trade-no', outTradeNo, ...account()])
+    expect(before).toMatchObject({ code: 1, stderr: '' })
+    expect(before.stdout).toMatch(/^NOT_FOUND: Alipay has no trade for order .* \(normal right after the orderStr/)
+    expect((await runAsync(['query', '--out-trade-no', outTradeNo, '--expect', 'NOT_FOUND', ...account()])).code).toBe(0)
+
+    const paid = await order('pay', '36.50')
+    const text = await runAsync(['query', '--out-trade-no', paid.outTradeNo, ...account()])
+    expect(text).toMatchObject({ code: 0, stderr: '' })
+    expect(text.stdout).toMatch(/^PAID: order \S+, trade_status TRADE_FINISHED \(reply signed RSA2, verified with Alipay's key\)\n/)
+    expect(text.stdout).toMatch(/total_fee +36\.50\n/)
+
+    const library = await alipay.queryOrder({ outTradeNo: paid.outTradeNo })
+    const { code, json } = await runAsyncJson(['query', '--trade-no', paid.tradeNo, ...account()])
+    expect(code).toBe(0)
+    expect(json).toEqual({ status: 'PAID', signedByAlipay: true, signType: 'RSA2', trade: JSON.parse(JSON.stringify(library.trade)) })
+    expect((await runAsync(['query', '--out-trade-no', paid.outTradeNo, '--expect', 'CLOSED', ...account()])).code).toBe(1)
+  })
+
+  test('query with the MD5 key, and over POST', async () => {
+    const md5Alipay = new AlipayHK({ partner: GW_PARTNER, signType: 'MD5', md5Key: GW_MD5, gateway: sim.gatewayUrl })
+    const outTradeNo = id('CLIMD5')
+    await sim.pay(md5Alipay.buildOrderStr({ outTradeNo, subject: 's', totalFee: '1.00', notifyUrl: 'http://127.0.0.1:9/n' }), 'pay')
+    const md5 = ['--partner', GW_PARTNER, '--md5-key', GW_MD5, '--gateway', sim.gatewayUrl]
+    const r = await runAsyncJson(['query', '--out-trade-no', outTradeNo, ...md5])
+    expect(r).toMatchObject({ code: 0, json: { status: 'PAID', signType: 'MD5' } })
+    expect(JSON.stringify(r.json)).not.toContain(GW_MD5)
+    expect((await runAsyncJson(['query', '--out-trade-no', outTradeNo, '--method', 'POST', ...md5])).json.status).toBe('PAID')
+    expect(sim.gatewayRequests[sim.gatewayRequests.length - 1]).toMatchObject({ method: 'POST', service: 'single_trade_query' })
+  })
+
+  test('refund: partial refunds exit 0 (SUCCESS, confirmed by the refund query); one above the paid amount is refused, exit 1, and refunds nothing', async () => {
+    const { outTradeNo } = await order('pay', '10.00')
+    const refund = (outReturnNo, amount, ...more) =>
+      runAsync(['refund', '--out-trade-no', outTradeNo, '--out-return-no', outReturnNo, '--amount', amount, '--reason', '退貨 returned', ...more, ...account()])
+    const r1 = id('R')
+    const first = await refund(r1, '4.00')
+    expect(first).toMatchObject({ code: 0, stderr: '' })
+    expect(first.stdout).toMatch(new RegExp(`^SUCCESS: refund ${r1} of order ${outTradeNo} \\(4\\.00 HKD\\) \\(confirmed by the refund query: reply signed RSA2`))
+    const second = await runAsyncJson(['refund', '--out-trade-no', outTradeNo, '--out-return-no', id('R'), '--amount', '5.00', '--reason', 'r', ...account()])
+    expect(second).toMatchObject({ code: 0, json: { status: 'SUCCESS', signedByAlipay: true, signType: 'RSA2', outTradeNo, refund: { refundResultCode: 'SUCCESS' } } })
+
+    const over = await refund(id('R'), '1.01')
+    expect(over).toMatchObject({ code: 1, stderr: '' })
+    expect(over.stdout).toBe('refused: RETURN_AMOUNT_EXCEED: the refund would take the refunded total above the amount paid\n')
+    const overJson = await runAsyncJson(['refund', '--out-trade-no', outTradeNo, '--out-return-no', id('R'), '--amount', '1.01', '--reason', 'r', ...account()])
+    expect(overJson).toEqual({
+      code: 1,
+      json: { error: { code: 'ERR_ALIPAYHK_GATEWAY_ERROR', field: null, message: expect.stringMatching(/RETURN_AMOUNT_EXCEED/), gatewayError: 'RETURN_AMOUNT_EXCEED', explanation: expect.any(String), retryable: false } },
+    })
+    // The same refund id again cannot refund twice.
+    const again = await refund(r1, '4.00')
+    expect(again.code).toBe(1)
+    expect(again.stdout).toMatch(/^refused: REPEATED_REFUNDMENT_REQUEST: .*refund\.query/)
+    expect(refundsOf(outTradeNo).map((r) => r.amount)).toEqual(['4.00', '5.00'])
+
+    const usd = await refund(id('R'), '1.00', '--currency', 'USD')
+    expect(usd).toMatchObject({ code: 1, stdout: expect.stringMatching(/^refused: CURRENCY_NOT_SAME/) })
+    const unpaid = await order('cancel')
+    const notPaid = await runAsync(['refund', '--out-trade-no', unpaid.outTradeNo, '--out-return-no', id('R'), '--amount', '1.00', '--reason', 'r', ...account()])
+    expect(notPaid).toMatchObject({ code: 1, stdout: expect.stringMatching(/^refused: PURCHASE_TRADE_NOT_EXIST/) })
+  })
+
+  test('refund --async is ACCEPTED (exit 0); refund-status then says SUCCESS (exit 0), an unknown refund NOT_FOUND (exit 1), a failed one FAILED (exit 1)', async () => {
+    const { outTradeNo } = await order('pay', '20.00')
+    const outReturnNo = id('R')
+    const accepted = await runAsync(['refund', '--out-trade-no', outTradeNo, '--out-return-no', outReturnNo, '--amount', '5.00', '--reason', 'r', '--async', ...account()])
+    expect(accepted).toMatchObject({ code: 0, stderr: '' })
+    expect(accepted.stdout).toMatch(/^ACCEPTED: refund .* the result comes by a refund_status_sync notification/)
+    expect(refundsOf(outTradeNo)).toMatchObject([{ outReturnNo, isSync: false }])
+
+    const status = await runAsyncJson(['refund-status', '--out-trade-no', outTradeNo, '--out-return-no', outReturnNo, ...account()])
+    expect(status).toMatchObject({ code: 0, json: { status: 'SUCCESS', signedByAlipay: true, signType: 'RSA2', refund: { outReturnNo, outTradeNo } } })
+    const text = await runAsync(['refund-status', '--out-trade-no', outTradeNo, '--out-return-no', outReturnNo, ...account()])
+    expect(text.stdout).toMatch(new RegExp(`^SUCCESS: refund ${outReturnNo} of order ${outTradeNo} \\(reply signed RSA2`))
+
+    const unknown = await runAsync(['refund-status', '--out-trade-no', outTradeNo, '--out-return-no', 'NO-SUCH-REFUND', ...account()])
+    expect(unknown).toMatchObject({ code: 1, stdout: expect.stringMatching(/^NOT_FOUND: Alipay has no refund NO-SUCH-REFUND/) })
+    expect((await runAsync(['refund-status', '--out-trade-no', outTradeNo, '--out-return-no', 'NO-SUCH-REFUND', '--expect', 'NOT_FOUND', ...account()])).code).toBe(0)
+
+    const failing = id('R')
+    sim.faults.add({ fault: 'refund_fail', outReturnNo: failing })
+    const failed = await runAsync(['refund', '--out-trade-no', outTradeNo, '--out-return-no', failing, '--amount', '1.00', '--reason', 'r', '--async', ...account()])
+    expect(failed.code).toBe(0) // accepted; the failure comes later
+    const failedStatus = await runAsync(['refund-status', '--out-trade-no', outTradeNo, '--out-return-no', failing, ...account()])
+    expect(failedStatus).toMatchObject({ code: 1, stdout: expect.stringMatching(/^FAILED: refund \S+ of order \S+, MERCHANT_BALANCE_NOT_ENOUGH/) })
+    expect((await runAsync(['refund-status', '--out-trade-no', outTradeNo, '--out-return-no', failing, '--expect', 'FAILED', ...account()])).code).toBe(0)
+  })
+
+  test('a reply whose signature fails is never a state (exit 1, the reason); no gateway at all is "no answer" (exit 1, the cause)', async () => {
+    const { outTradeNo } = await order('pay')
+    sim.faults.add({ fault: 'wrong_key', service: 'single_trade_query', outTradeNo, always: true })
+    const forged = await runAsync(['query', '--out-trade-no', outTradeNo, ...account()])
+    expect(forged).toMatchObject({ code: 1, stderr: '' })
+    expect(forged.stdout).toMatch(/^not verified: BAD_SIGNATURE: .*\(no state is taken from this reply\)\n$/)
+    expect(forged.stdout).not.toMatch(/PAID/)
+    expect((await runAsyncJson(['query', '--out-trade-no', outTradeNo, ...account()])).json).toEqual({
+      error: { code: 'ERR_ALIPAYHK_REPLY_SIGNATURE', field: 'sign', message: expect.any(String), reason: 'BAD_SIGNATURE' },
+    })
+    sim.faults.clear()
+    sim.faults.add({ fault: 'unsigned', service: 'single_trade_query', outTradeNo, always: true })
+    expect((await runAsyncJson(['query', '--out-trade-no', outTradeNo, ...account()])).json.error.reason).toBe('MISSING_SIGN')
+
+    const closed = require('node:http').createServer()
+    await new Promise((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${closed.address().port}/gateway.do`
+    await new Promise((resolve) => closed.close(resolve))
+    const args = ['query', '--out-trade-no', outTradeNo, ...account(), '--gateway', url, '--retries', '0']
+    expect(await runAsync(args)).toMatchObject({ code: 2, stdout: '' }) // --gateway given twice
+    const noGateway = await runAsync(['query', '--out-trade-no', outTradeNo, ...account().slice(0, -2), '--gateway', url, '--retries', '0'])
+    expect(noGateway).toMatchObject({ code: 1, stderr: '' })
+    expect(noGateway.stdout).toMatch(/^no answer: single_trade_query: the gateway could not be reached .*\(cause: .*ECONNREFUSED/)
+    const json = await runAsyncJson(['query', '--out-trade-no', outTradeNo, ...account().slice(0, -2), '--gateway', url, '--retries', '0'])
+    expect(json).toMatchObject({ code: 1, json: { error: { code: 'ERR_ALIPAYHK_GATEWAY_UNREACHABLE', cause: expect.stringMatching(/ECONNREFUSED/) } } })
+  })
+
+  test.each([
+    [['query', '--out-trade-no', 'A1', '--sign-type', 'RSA2'], '--partner', /^--partner is required/],
+    [['query', '--partner', GW_PARTNER, '--sign-type', 'RSA2', '--key', MERCHANT_PRIVATE_FILE, '--alipay-public-key', ALIPAY_PUBLIC_FILE], '--out-trade-no', /give --out-trade-no NO .* or --trade-no NO/],
+    [['query', '--out-trade-no', 'A1', '--trade-no', '2', '--partner', GW_PARTNER, '--md5-key', 'k'], '--trade-no', /one of the two/],
+    [['query', '--out-trade-no', 'A1', '--partner', GW_PARTNER, '--key', MERCHANT_PRIVATE_FILE], '--sign-type', /--sign-type is required: pass --sign-type RSA2/],
+    [['query', '--out-trade-no', 'A1', '--partner', GW_PARTNER, '--sign-type', 'RSA2', '--key', MERCHANT_PRIVATE_FILE], '--alipay-public-key', /--alipay-public-key FILE is required: Alipay's public key checks the signature on the reply/],
+    [['query', '--out-trade-no', 'A1', '--partner', GW_PARTNER, '--md5-key', 'k', '--expect', 'paid'], '--expect', /--expect must be PAID, WAIT_BUYER_PAY, CLOSED or NOT_FOUND, not "paid"/],
+    [['query', '--out-trade-no', 'A1', '--partner', GW_PARTNER, '--md5-key', 'k', '--timeout-ms', '5s'], '--timeout-ms', /--timeout-ms must be a whole number/],
+    [['query', '--out-trade-no', 'A1', '--partner', GW_PARTNER, '--md5-key', 'k', '--gateway', 'http://gateway.example.com/gateway.do'], '--gateway', /./],
+    [['query', '--out-trade-no', 'A1', '--partner', '2088', '--md5-key', 'k'], '--partner', /./],
+    [['query', '--out-trade-no', 'A1', 'extra', '--partner', GW_PARTNER, '--md5-key', 'k'], null, /unexpected argument "extra" \(query reads no input/],
+    [['refund', '--out-trade-no', 'A1', '--amount', '1.00', '--reason', 'r', '--partner', GW_PARTNER, '--md5-key', 'k'], '--out-return-no', /--out-return-no is required: your refund id, the same every time/],
+    [['refund', '--out-trade-no', 'A1', '--out-return-no', 'R1', '--amount', '1.001', '--reason', 'r', '--partner', GW_PARTNER, '--md5-key', 'k'], 'return_amount', /return_amount/],
+    [['refund', '--out-trade-no', 'A1', '--out-return-no', 'R1', '--amount', '1.00', '--partner', GW_PARTNER, '--md5-key', 'k'], '--reason', /--reason is required/],
+    [['refund-status', '--out-trade-no', 'A1', '--partner', GW_PARTNER, '--md5-key', 'k'], '--out-return-no', /--out-return-no is required/],
+  ])('bad usage or input, exit 2 before anything is sent: %j', async (args, field, message) => {
+    const before = sim.gatewayRequests.length
+    // Never the production gateway, even if a check were missing.
+    const all = args.includes('--gateway') ? args : [...args, '--gateway', sim.gatewayUrl]
+    const r = await runAsyncJson(all)
+    expect(r.code).toBe(2)
+    expect(r.json.error).toMatchObject({ field, message: expect.stringMatching(message) })
+    const text = await runAsync(all)
+    expect(text).toMatchObject({ code: 2, stdout: '' })
+    expect(text.stderr.split('\n').filter(Boolean)).toHaveLength(1)
+    expect(text.stderr).not.toContain(MERCHANT_PRIVATE.split('\n')[1])
+    expect(sim.gatewayRequests.length).toBe(before)
+  })
+
+  test.each([
+    [['query', '--outTradeNo', 'A1'], 'unknown option --outTradeNo (did you mean --out-trade-no?)'],
+    [['query', '--out_trade_no', 'A1'], 'unknown option --out_trade_no (did you mean --out-trade-no or --trade-no?)'],
+    [['refund', '--return-no', 'R1'], 'unknown option --return-no (did you mean --out-return-no?)'],
+    [['refund', '--sync'], 'unknown option --sync (did you mean --async?)'],
+    [['refund-status', '--alipay-key', 'x'], 'unknown option --alipay-key (did you mean --key or --alipay-public-key?)'],
+    [['qeury'], 'unknown command "qeury" (did you mean query?) (see alipayhk-pay --help)'],
+    [['refund-stauts'], 'unknown command "refund-stauts" (did you mean refund-status or refund?) (see alipayhk-pay --help)'],
+    [['refunds'], 'unknown command "refunds" (did you mean refund?) (see alipayhk-pay --help)'],
+  ])('near misses: %j', async (args, message) => {
+    const r = await runAsync(args)
+    expect(r.code).toBe(2)
+    expect(r.stderr.replace(/^alipayhk-pay( [a-z-]+)?: /, '').trimEnd()).toBe(message)
+  })
+
+  test('--help for each gateway command: usage, the account options, the exit codes, --json; no word twice', async () => {
+    for (const command of ['query', 'refund', 'refund-status']) {
+      const r = await runAsync([command, '--help'])
+      expect(r).toMatchObject({ code: 0, stderr: '' })
+      expect(r.stdout).toMatch(new RegExp(`^alipayhk-pay ${command}: `))
+      expect(r.stdout).toMatch(/Usage:/)
+      for (const option of ['--partner', '--sign-type', '--key FILE', '--alipay-public-key FILE', '--gateway', '--json']) expect(r.stdout).toContain(option)
+      expect(r.stdout).toMatch(/Exit 0 when/)
+      expect(r.stdout).not.toMatch(/\b([a-z]+)\s+\1\b/)
+      expect((await runAsync(['help', command])).stdout).toBe(r.stdout)
+    }
+    const main = (await runAsync(['--help'])).stdout
+    for (const command of ['query', 'refund', 'refund-status']) expect(main).toContain(`alipayhk-pay ${command} `)
+    expect(main).toMatch(/query, refund and\s+refund-status read no input/)
+  })
+})

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// The `alipayhk-pay` command: sign, inspect, verify-notify, keygen.
-// Exit codes: 0 ok, 1 verification failed, 2 bad usage or input (one line on stderr, or with
-// --json one JSON object on stdout).
+// The `alipayhk-pay` command: sign, inspect, verify-notify, keygen; query, refund, refund-status
+// (the gateway services, over HTTP).
+// Exit codes: 0 ok, 1 verification failed (query, refund, refund-status: not the state asked for,
+// refused by the gateway, a reply that does not verify, or no answer), 2 bad usage or input (one
+// line on stderr, or with --json one JSON object on stdout).
 'use strict'
 
 const crypto = require('node:crypto')
@@ -15,6 +17,29 @@ stdin is a pipe), or from --text '<...>', the text itself. Give one of the three
 const JSON_RULE = `--json: print one JSON object on stdout instead of text, for scripts: the result, or
 { "error": { "code", "field", "message" } } for bad usage or input. The exit codes stay the same.`
 
+const GATEWAY_OPTIONS = `Options (the account and the gateway; the same for query, refund and refund-status):
+  --partner PID                your partner ID: 16 digits starting with 2088
+  --sign-type TYPE             required: RSA2, RSA or MD5, as set in the AlipayHK merchant portal
+  --key FILE                   the merchant's RSA private key (signs the request; PEM or bare
+                               base64); for --sign-type MD5, a file holding the MD5 key
+  --md5-key KEY                the MD5 key itself (implies --sign-type MD5)
+  --alipay-public-key FILE     Alipay's public key from the merchant portal, never your own:
+                               checks the signature on Alipay's replies (RSA and RSA2)
+  --gateway GATEWAY            production (default), sandbox, or a URL: https, or http to a
+                               loopback host only (the simulator)
+  --method GET|POST            how the request is sent (default GET)
+  --timeout-ms N               how long one try may take, in ms (default 10000)
+  --retries N                  more tries after a network error, a time-out or HTTP 5xx (default 2)`
+
+const GATEWAY_JSON_ERRORS = `With --json, a refusal or a failure is { "error": { "code", "field", "message", … } } as for bad
+usage, with "gatewayError", "explanation" and "retryable" (a gateway refusal) or "reason" (a
+signature that failed), and the exit code 1.`
+
+const GATEWAY_EXIT = `Exit 0 when the state is the one --expect names; 1 when it is another, when the gateway
+refused the request (its code and what usually causes it are printed), when the reply's
+signature failed, or when the gateway could not be reached; 2 on bad usage or input.
+${GATEWAY_JSON_ERRORS}`
+
 const HELP = {
   main: `alipayhk-pay: build and check AlipayHK orderStr strings and notifications
 
@@ -23,15 +48,22 @@ Usage:
   alipayhk-pay inspect orderstr.txt [--public-key merchant_pub.pem | --md5-key KEY]
   alipayhk-pay verify-notify body.txt --alipay-public-key alipay_pub.pem
   alipayhk-pay keygen [--bits 2048] [--out dir]
+  alipayhk-pay query --out-trade-no NO <account>
+  alipayhk-pay refund --out-trade-no NO --out-return-no NO --amount 12.50 --reason TEXT <account>
+  alipayhk-pay refund-status --out-trade-no NO --out-return-no NO <account>
+    <account>: --partner PID --sign-type RSA2|RSA|MD5 --key merchant.pem
+               --alipay-public-key alipay_pub.pem [--gateway production|sandbox|URL]
 
 Every command takes --json and --help.
 
-${INPUT_RULE}
+${INPUT_RULE} query, refund and
+refund-status read no input: options name the order and the refund.
 
 ${JSON_RULE}
 
 Run "alipayhk-pay <command> --help" for the details of one command.
-Exit codes: 0 ok, 1 verification failed, 2 bad usage or input.
+Exit codes: 0 ok, 1 verification failed (query, refund, refund-status: not the state asked for,
+refused by the gateway, a reply that does not verify, or no answer), 2 bad usage or input.
 `,
   sign: `alipayhk-pay sign: print the signed orderStr for the parameters in a JSON file
 
@@ -115,6 +147,81 @@ DIR/merchant_public_key.txt (the bare base64 SubjectPublicKeyInfo that Alipay's 
 asks for), and prints the public key. --bits: 1024, 2048 (default), 3072 or 4096. Existing files
 are not replaced unless --force is given. --json prints { "bits", "privateKeyFile",
 "publicKeyFile", "publicKey" }.
+`,
+  query: `alipayhk-pay query: ask Alipay for an order's state (single_trade_query)
+
+Usage:
+  alipayhk-pay query --out-trade-no A1 --partner PID --sign-type RSA2 --key merchant.pem --alipay-public-key alipay_pub.pem
+  alipayhk-pay query --trade-no 2024050121001004… --partner PID --md5-key KEY --gateway sandbox
+
+Reads no input: the order is named by an option. The state comes from a reply whose signature
+verifies with Alipay's public key (or the MD5 key); a reply that does not verify is never taken
+for a state.
+
+${GATEWAY_OPTIONS}
+  --out-trade-no NO            your order number, or
+  --trade-no NO                Alipay's trade number
+  --expect STATUS              the state that counts as ok: PAID (default), WAIT_BUYER_PAY, CLOSED
+                               or NOT_FOUND
+  --json                       print { "status", "signedByAlipay", "signType", "trade" }
+
+Prints the state (PAID, WAIT_BUYER_PAY, CLOSED, or NOT_FOUND: normal right after the orderStr,
+before the buyer opens the cashier) and the signed fields of the trade.
+${GATEWAY_EXIT}
+`,
+  refund: `alipayhk-pay refund: refund all or part of a paid order (forex_refund)
+
+Usage:
+  alipayhk-pay refund --out-trade-no A1 --out-return-no R1 --amount 12.50 --reason "returned" \\
+    --partner PID --sign-type RSA2 --key merchant.pem --alipay-public-key alipay_pub.pem
+
+Reads no input: the refund is named by options. --out-return-no is your refund id, the
+idempotency key: Alipay refunds an id once, so running the command again with the same id can
+never refund twice (the gateway answers REPEATED_REFUNDMENT_REQUEST, and refund-status says what
+became of it). Never give a new id to a refund that may have been made. Within one run, a try
+whose reply was lost is sent again byte for byte and settled by the refund query. Partial
+refunds may add up to the amount paid.
+
+${GATEWAY_OPTIONS}
+  --out-trade-no NO            the paid order
+  --out-return-no NO           your refund id (at most 64 characters)
+  --amount AMOUNT              a decimal such as 12.50 (at most 2 decimals)
+  --reason TEXT                required by the HK gateway, at most 100 characters
+  --currency CUR               the order's currency (default HKD)
+  --async                      is_sync=N: accepted now, the result comes later by a
+                               refund_status_sync notification (then ask refund-status)
+  --notify-url URL             where that notification goes (default: the order's notify_url)
+  --gmt-return-format FORMAT   "yyyy-MM-dd HH:mm:ss" (default) or yyyyMMddHHmmss
+  --json                       print { "status", "signedByAlipay", "signType", "outTradeNo",
+                               "outReturnNo", "refund" }
+
+Without --async the outcome is confirmed by the signed refund query before it is printed:
+SUCCESS, FAILED (with refund_error_code), CANCELED, PROCESSING.
+Exit 0 when the refund is SUCCESS (with --async: ACCEPTED); 1 when it is not, when the gateway
+refused it (RETURN_AMOUNT_EXCEED, CURRENCY_NOT_SAME, PURCHASE_TRADE_NOT_EXIST, …), when the
+reply's signature failed, or when the gateway could not be reached (then nothing is known: ask
+refund-status before anything else); 2 on bad usage or input.
+${GATEWAY_JSON_ERRORS}
+`,
+  'refund-status': `alipayhk-pay refund-status: ask Alipay for a refund's state (alipay.acquire.refund.query)
+
+Usage:
+  alipayhk-pay refund-status --out-trade-no A1 --out-return-no R1 --partner PID --sign-type RSA2 \\
+    --key merchant.pem --alipay-public-key alipay_pub.pem
+
+Reads no input: the refund is named by options. The state comes from a reply whose signature
+verifies with Alipay's public key (or the MD5 key).
+
+${GATEWAY_OPTIONS}
+  --out-trade-no NO            the order
+  --out-return-no NO           your refund id
+  --expect STATUS              the state that counts as ok: SUCCESS (default), FAILED, CANCELED,
+                               PROCESSING or NOT_FOUND
+  --json                       print { "status", "signedByAlipay", "signType", "refund" }
+
+Prints the state (SUCCESS, FAILED with refund_error_code, CANCELED, PROCESSING, NOT_FOUND) and
+the signed fields.
+${GATEWAY_EXIT}
 `,
 }
 
@@ -511,9 +618,243 @@ function cmdKeygen(argv) {
   )
 }
 
+// --- query, refund, refund-status ---------------------------------------------------------------
+
+// The account and gateway options of the three gateway commands.
+const GATEWAY_SPEC = {
+  partner: 'string',
+  'sign-type': 'string',
+  key: 'string',
+  'md5-key': 'string',
+  'alipay-public-key': 'string',
+  gateway: 'string',
+  method: 'string',
+  'timeout-ms': 'string',
+  retries: 'string',
+}
+
+// What the library's errors name in `field`, as the option that gave it.
+const CONFIG_FIELDS = {
+  partner: '--partner',
+  'config.partner': '--partner',
+  'config.privateKey': '--key',
+  'config.md5Key': '--md5-key',
+  'config.alipayPublicKey': '--alipay-public-key',
+  'config.gateway': '--gateway',
+  'config.method': '--method',
+  'config.gmtReturnFormat': '--gmt-return-format',
+}
+
+// The library's errors that are an answer (or the lack of one), not a mistake on the command line.
+const OUTCOME_CODES = ['ERR_ALIPAYHK_GATEWAY_ERROR', 'ERR_ALIPAYHK_REPLY_SIGNATURE', 'ERR_ALIPAYHK_MALFORMED_REPLY', 'ERR_ALIPAYHK_GATEWAY_UNREACHABLE']
+
+function noPositionals(positionals, command) {
+  if (positionals.length) {
+    throw usage(`unexpected argument ${JSON.stringify(positionals[0])} (${command} reads no input: name the order with options, see alipayhk-pay ${command} --help)`, null)
+  }
+}
+
+function required(options, name, what) {
+  const v = options[name]
+  if (v === undefined || v === '') throw usage(`--${name} is required: ${what}`, `--${name}`)
+  return v
+}
+
+function wholeNumber(options, name, min, max) {
+  const v = options[name]
+  if (v === undefined) return undefined
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw usage(`--${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(v)}`, `--${name}`)
+  return Number(v)
+}
+
+/** `new AlipayHK(config)` from the account and gateway options. */
+function gatewayAccount(options, extra = {}) {
+  const partner = required(options, 'partner', 'your partner ID (PID), 16 digits starting with 2088')
+  let signType = options['sign-type']
+  if (signType === undefined) {
+    if (options['md5-key'] === undefined) {
+      throw usage('--sign-type is required: pass --sign-type RSA2 (or RSA, as set in the AlipayHK merchant portal; MD5 with --md5-key)', '--sign-type')
+    }
+    signType = 'MD5'
+  }
+  if (!SIGN_TYPES.includes(signType)) throw usage(`--sign-type must be RSA2, RSA or MD5, not ${JSON.stringify(signType)}`, '--sign-type')
+  const config = { partner, signType }
+  if (signType === 'MD5') {
+    if (options['alipay-public-key'] !== undefined) throw usage('--alipay-public-key goes with --sign-type RSA or RSA2; with MD5 the MD5 key checks the replies', '--alipay-public-key')
+    const md5Key = options['md5-key'] ?? (options.key !== undefined ? readFileArg(options.key, 'the MD5 key', '--key').toString('utf8').trim() : undefined)
+    if (!md5Key) throw usage('--sign-type MD5 needs --md5-key KEY or --key FILE holding the MD5 key', '--md5-key')
+    config.md5Key = md5Key
+  } else {
+    if (options['md5-key'] !== undefined) throw usage(`--md5-key goes with --sign-type MD5, not ${signType}`, '--md5-key')
+    if (options.key === undefined) throw usage('--key FILE (the merchant private key, which signs the request) is required', '--key')
+    if (options['alipay-public-key'] === undefined) {
+      throw usage("--alipay-public-key FILE is required: Alipay's public key checks the signature on the reply (a reply that does not verify is never taken for a state)", '--alipay-public-key')
+    }
+    config.privateKey = readFileArg(options.key, 'the private key', '--key').toString('utf8')
+    config.alipayPublicKey = readFileArg(options['alipay-public-key'], "Alipay's public key", '--alipay-public-key').toString('utf8')
+  }
+  if (options.gateway !== undefined) config.gateway = options.gateway
+  if (options.method !== undefined) {
+    if (!['GET', 'POST'].includes(options.method)) throw usage(`--method must be GET or POST, not ${JSON.stringify(options.method)}`, '--method')
+    config.method = options.method
+  }
+  const timeoutMs = wholeNumber(options, 'timeout-ms', 1, 600000)
+  const retries = wholeNumber(options, 'retries', 0, 10)
+  if (timeoutMs !== undefined) config.timeoutMs = timeoutMs
+  if (retries !== undefined) config.retries = retries
+  Object.assign(config, extra)
+  const { AlipayHK } = loadAddon()
+  try {
+    return new AlipayHK(config)
+  } catch (err) {
+    if (CONFIG_FIELDS[err.field]) err.field = CONFIG_FIELDS[err.field]
+    throw err
+  }
+}
+
+function expectOption(options, allowed) {
+  const v = options.expect === undefined ? allowed[0] : options.expect
+  if (!allowed.includes(v)) throw usage(`--expect must be ${allowed.slice(0, -1).join(', ')} or ${allowed[allowed.length - 1]}, not ${JSON.stringify(v)}`, '--expect')
+  return v
+}
+
+/**
+ * Runs a gateway call. An answer the library throws (a gateway refusal, a reply that does not
+ * verify or is not a reply, no answer at all) is printed and exits 1; anything else (bad
+ * parameters, keys) goes on to `fail` (exit 2).
+ */
+async function gatewayOutcome(call) {
+  try {
+    return { result: await call() }
+  } catch (err) {
+    if (!err || !OUTCOME_CODES.includes(err.code)) throw err
+    process.exitCode = 1
+    const message = String(err.message).replace(/\s*\n\s*/g, ' ')
+    if (jsonOutput) {
+      const error = { code: err.code, field: typeof err.field === 'string' ? err.field : null, message }
+      if (err.gatewayError !== undefined) Object.assign(error, { gatewayError: err.gatewayError, explanation: err.explanation, retryable: err.retryable })
+      if (err.reason !== undefined) error.reason = err.reason
+      if (err.cause) error.cause = causeChain(err)
+      printJson({ error })
+    } else if (err.code === 'ERR_ALIPAYHK_GATEWAY_ERROR') print(`refused: ${err.gatewayError}: ${err.explanation}\n`)
+    else if (err.code === 'ERR_ALIPAYHK_REPLY_SIGNATURE') print(`not verified: ${err.reason || 'BAD_SIGNATURE'}: ${message} (no state is taken from this reply)\n`)
+    else if (err.code === 'ERR_ALIPAYHK_MALFORMED_REPLY') print(`not a reply: ${message}\n`)
+    else print(`no answer: ${message}${err.cause ? ` (cause: ${causeChain(err)})` : ''}\n`)
+    return { failed: true }
+  }
+}
+
+/** `fetch failed: connect ECONNREFUSED 127.0.0.1:9` from an error's chain of causes. */
+function causeChain(err) {
+  const parts = []
+  for (let c = err.cause; c && parts.length < 4; c = c.cause) {
+    const text = String(c.message || c.code || c).replace(/\s*\n\s*/g, ' ')
+    if (!parts.includes(text)) parts.push(text)
+  }
+  return parts.join(': ')
+}
+
+function signedBy(r) {
+  return r.signedByAlipay ? `reply signed ${r.signType}, verified with Alipay's key` : 'nothing signed in the reply'
+}
+
+function fieldsTable(fields) {
+  const rows = Object.keys(fields || {})
+    .sort()
+    .map((k) => [k, fields[k]])
+  return rows.length ? `\n${table(rows, ['field', 'value'])}\n` : ''
+}
+
+async function cmdQuery(argv) {
+  const args = parseArgs(argv, { ...GATEWAY_SPEC, 'out-trade-no': 'string', 'trade-no': 'string', expect: 'string' })
+  const { options } = args
+  if (options.help) return print(HELP.query)
+  noPositionals(args.positionals, 'query')
+  const outTradeNo = options['out-trade-no']
+  const tradeNo = options['trade-no']
+  if ((outTradeNo === undefined) === (tradeNo === undefined)) {
+    throw usage('give --out-trade-no NO (your order number) or --trade-no NO (Alipay\'s), one of the two', outTradeNo === undefined ? '--out-trade-no' : '--trade-no')
+  }
+  const want = expectOption(options, ['PAID', 'WAIT_BUYER_PAY', 'CLOSED', 'NOT_FOUND'])
+  const alipay = gatewayAccount(options)
+  const { result: r, failed } = await gatewayOutcome(() => alipay.queryOrder(outTradeNo !== undefined ? { outTradeNo } : { tradeNo }))
+  if (failed) return
+  if (r.status !== want) process.exitCode = 1
+  if (jsonOutput) return printJson({ status: r.status, signedByAlipay: r.signedByAlipay, signType: r.signType || null, trade: r.trade || null })
+  const name = outTradeNo !== undefined ? `order ${outTradeNo}` : `trade ${tradeNo}`
+  if (r.status === 'NOT_FOUND') {
+    return print(`NOT_FOUND: Alipay has no trade for ${name} (normal right after the orderStr, before the buyer opens the cashier)\n`)
+  }
+  print(`${r.status}: ${name}, trade_status ${r.trade.tradeStatus} (${signedBy(r)})\n${fieldsTable(r.trade.fields)}`)
+}
+
+async function cmdRefund(argv) {
+  const args = parseArgs(argv, {
+    ...GATEWAY_SPEC,
+    'out-trade-no': 'string',
+    'out-return-no': 'string',
+    amount: 'string',
+    reason: 'string',
+    currency: 'string',
+    async: 'boolean',
+    'notify-url': 'string',
+    'gmt-return-format': 'string',
+  })
+  const { options } = args
+  if (options.help) return print(HELP.refund)
+  noPositionals(args.positionals, 'refund')
+  const outTradeNo = required(options, 'out-trade-no', 'the paid order to refund')
+  const outReturnNo = required(options, 'out-return-no', 'your refund id, the same every time this refund is asked for')
+  const amount = required(options, 'amount', 'the amount to refund, a decimal such as 12.50')
+  const reason = required(options, 'reason', 'why the refund is made (the HK gateway requires it; at most 100 characters)')
+  const extra = options['gmt-return-format'] === undefined ? {} : { gmtReturnFormat: options['gmt-return-format'] }
+  const alipay = gatewayAccount(options, extra)
+  const refund = { outTradeNo, outReturnNo, amount, reason, sync: !options.async }
+  if (options.currency !== undefined) refund.currency = options.currency
+  if (options['notify-url'] !== undefined) refund.notifyUrl = options['notify-url']
+  const { result: r, failed } = await gatewayOutcome(() => alipay.refund(refund))
+  if (failed) return
+  if (r.status !== (options.async ? 'ACCEPTED' : 'SUCCESS')) process.exitCode = 1
+  if (jsonOutput) {
+    return printJson({ status: r.status, signedByAlipay: r.signedByAlipay, signType: r.signType || null, outTradeNo, outReturnNo, refund: r.refund || null })
+  }
+  const what = `refund ${outReturnNo} of order ${outTradeNo} (${amount} ${refund.currency || 'HKD'})`
+  if (r.status === 'ACCEPTED') {
+    return print(`ACCEPTED: ${what}: the result comes by a refund_status_sync notification; or ask with alipayhk-pay refund-status\n`)
+  }
+  const detail = r.refund && r.refund.refundErrorCode ? `, ${r.refund.refundErrorCode}` : ''
+  print(`${r.status}: ${what}${detail} (confirmed by the refund query: ${signedBy(r)})\n${fieldsTable(r.refund && r.refund.fields)}`)
+}
+
+async function cmdRefundStatus(argv) {
+  const args = parseArgs(argv, { ...GATEWAY_SPEC, 'out-trade-no': 'string', 'out-return-no': 'string', expect: 'string' })
+  const { options } = args
+  if (options.help) return print(HELP['refund-status'])
+  noPositionals(args.positionals, 'refund-status')
+  const outTradeNo = required(options, 'out-trade-no', 'the order the refund belongs to')
+  const outReturnNo = required(options, 'out-return-no', 'your refund id')
+  const want = expectOption(options, ['SUCCESS', 'FAILED', 'CANCELED', 'PROCESSING', 'NOT_FOUND'])
+  const alipay = gatewayAccount(options)
+  const { result: r, failed } = await gatewayOutcome(() => alipay.refundStatus({ outTradeNo, outReturnNo }))
+  if (failed) return
+  if (r.status !== want) process.exitCode = 1
+  if (jsonOutput) return printJson({ status: r.status, signedByAlipay: r.signedByAlipay, signType: r.signType || null, refund: r.refund || null })
+  const detail = r.refund && r.refund.refundErrorCode ? `, ${r.refund.refundErrorCode}` : ''
+  const what = r.status === 'NOT_FOUND' ? `Alipay has no refund ${outReturnNo} of order ${outTradeNo}` : `refund ${outReturnNo} of order ${outTradeNo}${detail}`
+  print(`${r.status}: ${what} (${signedBy(r)})\n${fieldsTable(r.refund && r.refund.fields)}`)
+}
+
 // --- main -----------------------------------------------------------------------------------------
 
-const COMMANDS = { sign: cmdSign, inspect: cmdInspect, 'verify-notify': cmdVerifyNotify, keygen: cmdKeygen }
+const COMMANDS = {
+  sign: cmdSign,
+  inspect: cmdInspect,
+  'verify-notify': cmdVerifyNotify,
+  keygen: cmdKeygen,
+  query: cmdQuery,
+  refund: cmdRefund,
+  'refund-status': cmdRefundStatus,
+}
 
 function unknownCommand(command) {
   return usage(`unknown command ${JSON.stringify(command)}${didYouMean(nearMisses(command, Object.keys(COMMANDS)), '')} (see alipayhk-pay --help)`, null)
@@ -525,7 +866,7 @@ function main(argv) {
   jsonOutput = (end < 0 ? argv : argv.slice(0, end)).includes('--json')
   // `alipayhk-pay --json <command> …` too.
   const [command, ...rest] = argv[0] === '--json' ? argv.slice(1) : argv
-  if (command === undefined) return fail(null, usage('a command is required: sign, inspect, verify-notify or keygen (see alipayhk-pay --help)', null))
+  if (command === undefined) return fail(null, usage('a command is required: sign, inspect, verify-notify, keygen, query, refund or refund-status (see alipayhk-pay --help)', null))
   if (command === '--help' || command === '-h') return print(HELP.main)
   if (command === 'help') {
     const topic = rest.find((a) => a !== '--json')
@@ -539,7 +880,9 @@ function main(argv) {
   const run = COMMANDS[command]
   if (!run) return fail(null, unknownCommand(command))
   try {
-    run(rest)
+    // The gateway commands are async: their errors arrive as a rejection.
+    const done = run(rest)
+    if (done && typeof done.then === 'function') done.catch((err) => fail(command, err))
   } catch (err) {
     fail(command, err)
   }
