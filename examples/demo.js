@@ -2,7 +2,10 @@
 // `npm run demo`: a whole AlipayHK payment on this machine, with the TEST keys shipped in
 // examples/test-keys/. The Alipay simulator (simulator/) and the example merchant server
 // (examples/merchant-server.js) run on 127.0.0.1; an order for a Chinese-named item is created,
-// paid through the simulator, and followed until the merchant records it PAID.
+// paid through the simulator, and followed until the merchant records it PAID. Then the rest of
+// the payment's life through the gateway services (AlipayHK#queryOrder, #refund, #refundStatus):
+// two partial refunds, a third that would take the refunds above the amount paid (refused), and
+// the refunds' status, each answer checked against Alipay's signature.
 // Each step is printed; any failed step exits non-zero. Option: --sign-type RSA|RSA2 (default RSA2).
 'use strict'
 
@@ -10,7 +13,7 @@ const fs = require('node:fs')
 const http = require('node:http')
 const os = require('node:os')
 const path = require('node:path')
-const { parseOrderStr, verifyTradePayResult, verifyNotify, isPaid, notifyVerifyUrl } = require('..')
+const { AlipayHK, parseOrderStr, verifyTradePayResult, verifyNotify, isPaid, notifyVerifyUrl } = require('..')
 const { startSimulator } = require('../simulator')
 const { startMerchantServer } = require('./merchant-server')
 
@@ -55,6 +58,7 @@ async function main(cleanup) {
     merchantPublicKey: readKey('merchant_public_key.TEST-ONLY.pem'),
     alipayPrivateKey: readKey('alipay_private_key.TEST-ONLY.pem'),
     retryDelaysMs: [200, 500, 1000], // Alipay waits 4m, 10m, 10m, 1h, 2h, 6h, 15h
+    refundSpacingMs: 100, // Alipay asks for 3 s between two refunds of one partner
   })
   cleanup.push(() => sim.close())
   const merchant = await startMerchantServer({
@@ -111,12 +115,66 @@ async function main(cleanup) {
   check(order.status === 'PAID', `order ${outTradeNo} is ${order.status}`)
   const ledger = fs.readFileSync(merchant.ledgerFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
   check(ledger.filter((e) => e.type === 'payment').length === 1, `the ledger holds ${ledger.length} lines: ${ledger.map((e) => e.type).join(', ')}`)
+
+  // The rest of the payment's life: the merchant's back office calls Alipay's gateway services
+  // with the same account (TEST keys), here pointed at the simulator.
+  const alipay = new AlipayHK({
+    partner: merchant.partner,
+    signType,
+    privateKey: readKey('merchant_private_key.TEST-ONLY.pem'),
+    alipayPublicKey: sim.alipayPublicKey,
+    gateway: sim.gatewayUrl,
+  })
+  const forexRefunds = (outReturnNo) => sim.gatewayRequests.filter((r) => r.service === 'forex_refund' && r.params.out_return_no === outReturnNo)
+
+  heading('The back office asks Alipay itself: AlipayHK#queryOrder (single_trade_query)')
+  const queried = await alipay.queryOrder({ outTradeNo })
+  console.log(`   ${queried.status}: trade_status ${queried.trade.tradeStatus}, total_fee ${queried.trade.totalFee}, trade_no ${queried.trade.tradeNo}`)
+  check(queried.status === 'PAID' && queried.signedByAlipay, `the reply is signed (${queried.signType}) and verifies with Alipay's public key: PAID`)
+
+  const refunds = []
+  async function refund(title, amount) {
+    heading(title)
+    const outReturnNo = `${outTradeNo}-R${refunds.length + 1}`
+    const request = { outTradeNo, outReturnNo, amount, reason: '少了一杯 one tea short' }
+    console.log(`   alipay.refund(${JSON.stringify(request)})`)
+    try {
+      const r = await alipay.refund(request)
+      const tries = forexRefunds(outReturnNo)
+      const again = tries.length > 1 ? '; a refund too soon after the last one is refused (100 ms in the simulator, 3 s at Alipay) and sent again byte for byte' : ''
+      console.log(`   forex_refund: ${tries.length} ${tries.length === 1 ? 'try' : 'tries'} (${tries.map((t) => t.answer).join(', ')})${again}`)
+      console.log(`   ${r.status}: confirmed by alipay.acquire.refund.query, reply signed ${r.signType}`)
+      check(r.status === 'SUCCESS' && r.signedByAlipay, `refund ${outReturnNo} of ${amount} HKD succeeded`)
+      refunds.push({ outReturnNo, amount, refused: null })
+    } catch (err) {
+      if (err.code !== 'ERR_ALIPAYHK_GATEWAY_ERROR') throw err
+      console.log(`   refused: ${err.gatewayError}: ${err.explanation}`)
+      refunds.push({ outReturnNo, amount, refused: err.gatewayError })
+    }
+    return refunds[refunds.length - 1]
+  }
+  await refund('A partial refund: AlipayHK#refund (forex_refund, then the signed refund query)', '10.00')
+  await refund('A second partial refund: 30.00 of the 36.00 refunded in all', '20.00')
+  const third = await refund('A third refund that would take the refunds above the 36.00 paid (30.00 + 10.00): the gateway refuses it', '10.00')
+  check(third.refused === 'RETURN_AMOUNT_EXCEED', `refund ${third.outReturnNo} refused with ${third.refused}; nothing refunded`)
+  const made = sim.refunds().filter((r) => r.outTradeNo === outTradeNo)
+  check(made.length === 2 && made.every((r) => r.status === 'SUCCESS'), `Alipay's books (the simulator): ${made.map((r) => `${r.outReturnNo} ${r.amount} ${r.status}`).join(', ')}`)
+
+  heading('The refunds\' status: AlipayHK#refundStatus (alipay.acquire.refund.query)')
+  for (const r of refunds) {
+    const s = await alipay.refundStatus({ outTradeNo, outReturnNo: r.outReturnNo })
+    console.log(`   ${r.outReturnNo} (${r.amount}): ${s.status}${s.signedByAlipay ? `, reply signed ${s.signType}` : ''}`)
+    check(s.status === (r.refused ? 'NOT_FOUND' : 'SUCCESS') && s.signedByAlipay, r.refused ? 'the refused refund was never made: NOT_FOUND' : 'SUCCESS, signed by Alipay')
+  }
+  const after = await alipay.queryOrder({ outTradeNo })
+  check(after.trade.fields.to_buyer_fee === '30.00', `single_trade_query: to_buyer_fee ${after.trade.fields.to_buyer_fee} of total_fee ${after.trade.totalFee} refunded`)
+  return `paid 36.00 HKD; refunded 10.00 + 20.00 HKD (SUCCESS, signed by Alipay); a third refund of 10.00 refused with ${third.refused}`
 }
 
 const cleanup = []
 main(cleanup)
   .then(
-    () => console.log('\ndemo: all steps passed'),
+    (summary) => console.log(`\ndemo: all steps passed: ${summary}`),
     (err) => {
       console.error(`\ndemo: ${err.message}`)
       process.exitCode = 1
