@@ -387,12 +387,16 @@ async function startMerchantServer(options = {}) {
       return outcome === 'NOT_FOUND' ? null : outcome
     } catch (err) {
       if (err.code === 'ERR_ALIPAYHK_GATEWAY_ERROR') {
-        if (err.gatewayError === 'REPEATED_REFUNDMENT_REQUEST') {
-          // Sent before, by a process that did not live to record the answer: ask.
-          const outcome = await askRefundStatus(r)
-          return outcome === 'NOT_FOUND' ? null : outcome
+        if (err.retryable) {
+          log(`refund ${r.outReturnNo}: the gateway answered ${err.gatewayError}, try again later; left PENDING`)
+          return null
         }
-        if (REFUND_REFUSED.has(err.gatewayError)) return { status: 'FAILED', errorCode: err.gatewayError }
+        // The refund reply is unsigned: what became of the refund is the signed refund
+        // query's to say (REPEATED_REFUNDMENT_REQUEST: sent before, by a process that did not
+        // live to record the answer; a refund that failed at once: FAILED with its code).
+        const outcome = await askRefundStatus(r)
+        if (outcome && outcome !== 'NOT_FOUND') return outcome
+        if (outcome === 'NOT_FOUND' && REFUND_REFUSED.has(err.gatewayError)) return { status: 'FAILED', errorCode: err.gatewayError }
         log(`refund ${r.outReturnNo}: the gateway answered ${err.gatewayError} (${err.message}); left PENDING`)
         return null
       }
