@@ -139,6 +139,7 @@ function cases() {
     verifyCase('RSA2', 2048, alipay2048, rsa2048),
     sdkSignCase(rsa2048),
     sdkVerifyCase(alipay2048, rsa2048),
+    require('./gateway').gatewayReplyCase(), // issue 14: parseGatewayReply against fast-xml-parser + node:crypto
     {
       label: 'MD5',
       contenders: [
