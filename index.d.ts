@@ -184,35 +184,6 @@ export type TradePayVerification =
       unverifiedParams: Record<string, string>
     }
 
-/** An orderStr taken apart by `parseOrderStr`. */
-export interface ParsedOrderStr {
-  /** The signed parameters in order, `sign` and `sign_type` left out. */
-  params: Array<[string, string]>
-  /** The exact string the signature covers. */
-  preSign: string
-  /** The signature, URL-decoded (`''` when absent). */
-  sign: string
-  /** `sign_type` as written (`''` when absent). */
-  signType: string
-}
-
-/** One mistake `verifyOrderStr` found. */
-export interface OrderStrMistake {
-  reason: VerifyReason
-  message: string
-}
-
-/** The outcome of `verifyOrderStr`: `ok` when there is no mistake and the signature verifies. */
-export interface OrderStrVerification {
-  ok: boolean
-  /** The first mistake's reason. */
-  reason?: VerifyReason
-  message?: string
-  mistakes: OrderStrMistake[]
-  /** False when no key was given: then only the form was checked, not the signature. */
-  signatureChecked: boolean
-}
-
 /**
  * Your own order, to hold a verified notification against. The order number and the amount
  * are required; `currency` and `sellerId` are compared when given. Unknown fields are refused.
@@ -338,6 +309,31 @@ export interface AlipayHKHttpConfig {
 
 
 /**
+ * A payment or a refund as the merchant's books hold it, for reconciliation. Amounts are
+ * strings (zero, one or two decimals: `'10'`, `'10.5'`, `'10.50'`), never numbers: a float
+ * cannot hold every amount. `time` (`YYYY-MM-DD HH:MM:SS`) is only echoed in the report.
+ * The snake_case names `out_trade_no` / `out_return_no` are read too.
+ */
+export type MerchantRecord =
+  | { kind: 'payment'; outTradeNo: string; outReturnNo?: undefined | null; amount: string; currency: string; time?: string | null }
+  | {
+      kind: 'refund'
+      /** The order it refunds. */
+      outTradeNo: string
+      /** The refund's own id. */
+      outReturnNo: string
+      amount: string
+      currency: string
+      time?: string | null
+    }
+
+/** Options of `new Reconciler()` and `reconcile`. */
+export interface ReconcileOptions {
+  /** How many entries each list of the report holds (10,000 by default); the counts are always exact. */
+  listLimit?: number
+}
+
+/**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
  * flavor napi-rs can build is listed, because `NAPI_RS_NATIVE_LIBRARY_PATH`
@@ -447,6 +443,58 @@ export declare class OrderSigner {
 }
 
 /**
+ * Reconciles a day's transaction file with the merchant's books as the file streams in:
+ * add every merchant record first, then push the file's bytes in chunks of any size (cut
+ * anywhere), then `finish` with the settlement batch file. Memory is bounded by the records,
+ * not by the file: the rows are never kept.
+ *
+ * @example
+ * ```ts
+ * const r = new Reconciler()
+ * r.addRecords([{ kind: 'payment', outTradeNo: 'A1', amount: '12.30', currency: 'HKD' }])
+ * for await (const chunk of fs.createReadStream('2088…_fptrade_20240501.csv')) r.push(chunk)
+ * const report = r.finish(fs.readFileSync('2088…_settlebatch_20240501.csv'))
+ * if (!report.ok) console.log(report.counts)
+ * ```
+ */
+export declare class Reconciler {
+  /**
+   * `options.listLimit`: how many entries each list of the report holds (10,000 by
+   * default; the counts are always exact).
+   */
+  constructor(options?: ReconcileOptions)
+  /**
+   * Adds merchant records, before the first `push`: an array of record objects (own
+   * properties read), or their JSON (an array, or one record per line) as a string or
+   * Buffer, which is the faster way for a large ledger. Returns how many were added.
+   * Throws `ERR_ALIPAYHK_INVALID_ARGUMENT` with `field` `merchantRecords[i].amount` (and
+   * so on), `i` counting every record given to this reconciler; the records before it stay.
+   */
+  addRecords(records: ReadonlyArray<MerchantRecord> | string | Buffer | Uint8Array): number
+  /**
+   * Feeds the next bytes of the transaction file (`PID_fptrade_YYYYMMDD.csv`, or a
+   * settlement file `PID_settle_…csv`) and reconciles every row they complete; returns how
+   * many. Throws `ERR_ALIPAYHK_INVALID_FILE` (`err.field` `line N, column X`, `err.file`
+   * `'transactions'`) at the first bad row; every later call throws it again.
+   */
+  push(chunk: string | Buffer | Uint8Array): number
+  /**
+   * Ends the transaction file and returns the report, with each batch of the settlement
+   * batch file(s) given (`PID_settlebatch_YYYYMMDD.csv`: a string, Buffer, or an array of
+   * them) checked against the rows settled on its day. A bad batch file throws
+   * `ERR_ALIPAYHK_INVALID_FILE` with `err.file` `'settlementBatch'` and leaves the
+   * reconciler as it was; after a report, the reconciler is spent.
+   */
+  finish(settlementBatch?: string | Buffer | Uint8Array | ReadonlyArray<string | Buffer | Uint8Array> | null): ReconcileReport
+  /** Merchant records added so far. */
+  get records(): number
+  /** Alipay rows reconciled so far. */
+  get rows(): number
+  /** `finish` has returned the report. */
+  get finished(): boolean
+}
+
+/**
  * A notification whose signature verified: the only thing `isPaid`, `checkNotifyMatchesOrder`
  * and `decideNotify` take. It cannot be made from JavaScript (there is no constructor), so a
  * plain object of fields, verified or not, can never stand in for it.
@@ -454,13 +502,13 @@ export declare class OrderSigner {
 export declare class VerifiedNotification {
   /** Every field as sent, `sign` and `sign_type` included: a frozen copy. */
   get params(): Readonly<Record<string, string>>
-  /** One field, or `undefined`. */
+  /** One field, or `null` when the notification has none. */
   get(name: string): string | null
   /** `'payment'` (trade_status_sync), `'refund'` (refund_status_sync) or `'unknown'`. */
   get kind(): NotifyKind
   /** `out_trade_no`: the order to look up. */
   get outTradeNo(): string | null
-  /** `trade_status` (payments), or `undefined`. */
+  /** `trade_status` (payments), or `null`. */
   get tradeStatus(): string | null
   /** `'RSA'`, `'RSA2'` or `'MD5'`: the sign type that verified. */
   get signType(): SignType
@@ -665,6 +713,35 @@ export interface NotifyMismatch {
  */
 export declare function notifyVerifyUrl(partner: string, notifyId: string, gateway?: string): string
 
+/** One mistake `verifyOrderStr` found. */
+export interface OrderStrMistake {
+  reason: VerifyReason
+  message: string
+}
+
+/** The outcome of `verifyOrderStr`: `ok` when there is no mistake and the signature verifies. */
+export interface OrderStrVerification {
+  ok: boolean
+  /** The first mistake's reason. */
+  reason?: VerifyReason | undefined
+  message?: string
+  mistakes: Array<OrderStrMistake>
+  /** False when no key was given: then only the form was checked, not the signature. */
+  signatureChecked: boolean
+}
+
+/** An orderStr taken apart by `parseOrderStr`. */
+export interface ParsedOrderStr {
+  /** The signed parameters in order, `sign` and `sign_type` left out. */
+  params: Array<[string, string]>
+  /** The exact string the signature covers. */
+  preSign: string
+  /** The signature, URL-decoded (`''` when absent). */
+  sign: string
+  /** `sign_type` as written (`''` when absent). */
+  signType: string
+}
+
 /**
  * Checks a gateway reply (the XML text or its bytes) with **Alipay's** public key (or the
  * MD5 key; `null` for notify_verify, which is unsigned) and returns what it says. Pass what
@@ -687,6 +764,147 @@ export declare function parseOrderStr(orderStr: string): ParsedOrderStr
  * without `sign` and `sign_type`. Applies the same rules as `buildOrderStr`.
  */
 export declare function preSignString(params: OrderParams, options?: BuildOptions): string
+
+/**
+ * Reconciles a whole transaction file held in memory (a string or Buffer) with the
+ * merchant's records and, optionally, the settlement batch file(s). For a file on disk or a
+ * stream, `reconcileFile` reads it in chunks with bounded memory.
+ *
+ * @example
+ * ```ts
+ * const report = reconcile(fs.readFileSync(tradeFile), records, fs.readFileSync(batchFile))
+ * ```
+ */
+export declare function reconcile(transactionFile: string | Buffer | Uint8Array, merchantRecords: ReadonlyArray<MerchantRecord> | string | Buffer | Uint8Array, settlementBatch?: string | Buffer | Uint8Array | ReadonlyArray<string | Buffer | Uint8Array> | null, options?: ReconcileOptions): ReconcileReport
+
+/** An Alipay row in a finding. */
+export interface ReconcileAlipayEntry {
+  /** The row's line in the transaction file (the header is line 1). */
+  line: number
+  kind: 'payment' | 'refund'
+  /** `out_trade_no` for a payment, `out_return_no` for a refund. */
+  partnerTransactionId: string
+  /** Alipay's id. */
+  transactionId: string
+  /** For a refund, the `out_trade_no` it refunds. */
+  originalPartnerTransactionId?: string
+  /** As written, two decimals (`'12.30'`). */
+  amount: string
+  currency: string
+  /** `YYYY-MM-DD HH:MM:SS`. */
+  paymentTime: string
+}
+
+/** The exact number of each finding (the lists may be capped, these never are). */
+export interface ReconcileCounts {
+  onlyAtAlipay: number
+  onlyInMerchant: number
+  mismatches: number
+  refundsWithoutPayment: number
+  duplicatesAtAlipay: number
+}
+
+/** The totals of one day (the date of `Payment_time`) in one currency. */
+export interface ReconcileDayTotals {
+  /** `YYYY-MM-DD`. */
+  date: string
+  currency: string
+  paymentCount: number
+  /** Sum of the payments. */
+  payments: string
+  refundCount: number
+  /** Sum of the refunds (magnitudes). */
+  refunds: string
+  /** Payment fees less refund fees. */
+  fees: string
+  /** Payment settlements less refund settlements (rows with a settlement). */
+  settlement: string
+  /** Rows with an empty Settlement. */
+  unsettledCount: number
+  /** payments − refunds − fees = settlement, over the rows with a settlement. */
+  addsUp: boolean
+}
+
+/** A merchant record no Alipay row claimed. */
+export interface ReconcileMerchantEntry {
+  kind: 'payment' | 'refund'
+  /** The paid order; for a refund, the order it refunds. */
+  outTradeNo: string
+  /** A refund's own id. */
+  outReturnNo?: string
+  /** Two decimals (`'12.30'`). */
+  amount: string
+  currency: string
+  time?: string
+}
+
+/** A row and the merchant's record with the same id that disagree. */
+export interface ReconcileMismatch {
+  line: number
+  kind: 'payment' | 'refund'
+  /** `out_trade_no` for a payment, `out_return_no` for a refund. */
+  partnerTransactionId: string
+  transactionId: string
+  /** What differs; `outTradeNo`: a refund's refunded order. */
+  fields: Array<'amount' | 'currency' | 'outTradeNo'>
+  /** A refund's amount by magnitude. */
+  alipayAmount: string
+  merchantAmount: string
+  alipayCurrency: string
+  merchantCurrency: string
+  /** For a refund: the refunded order on each side. */
+  alipayOutTradeNo?: string
+  merchantOutTradeNo?: string
+}
+
+/** What reconciling found. Amounts are strings with two decimals, never floats. */
+export interface ReconcileReport {
+  /** Nothing to look at: no finding, every day adds up, every batch matches its rows. */
+  ok: boolean
+  /** Alipay rows read. */
+  rows: number
+  /** Merchant records given. */
+  records: number
+  /** Rows that matched a merchant record exactly. */
+  matched: number
+  counts: ReconcileCounts
+  /** Some list holds fewer entries than its count (see `listLimit`). */
+  truncated: boolean
+  onlyAtAlipay: Array<ReconcileAlipayEntry>
+  /** Payments then refunds, by id. */
+  onlyInMerchant: Array<ReconcileMerchantEntry>
+  mismatches: Array<ReconcileMismatch>
+  refundsWithoutPayment: Array<ReconcileAlipayEntry>
+  duplicatesAtAlipay: Array<ReconcileAlipayEntry>
+  /** By date, then currency. */
+  days: Array<ReconcileDayTotals>
+  /** One per settlement day and currency of the batches given. */
+  settlements: Array<ReconcileSettlementCheck>
+  /** Rows settled on a day and currency no batch given covers (`batchNos` empty, `file` zero). */
+  settledWithoutBatch: Array<ReconcileSettlementCheck>
+}
+
+/** One settlement day and currency: the batch file's batches against the rows settled then. */
+export interface ReconcileSettlementCheck {
+  /** `YYYY-MM-DD`. */
+  date: string
+  currency: string
+  /** The batches of that day and currency (empty: rows settled then, but no batch says so). */
+  batchNos: Array<string>
+  /** The batches' totals. */
+  file: ReconcileSums
+  /** The rows' totals. */
+  rows: ReconcileSums
+  rowCount: number
+  matches: boolean
+}
+
+/** Net amount, fee and settlement: payments count positive, refunds negative. */
+export interface ReconcileSums {
+  amount: string
+  fee: string
+  settlement: string
+}
 
 /**
  * The signature of any text: standard base64 for RSA / RSA2, lowercase hex for MD5.

@@ -6,9 +6,11 @@ import type {
   GatewayRefund,
   GatewayTrade,
   ExpectedOrder,
+  MerchantRecord,
   NotifyBody,
   NotifyDecision,
   NotifyFailureReason,
+  ReconcileReport,
   VerifiedNotification,
 } from '../index'
 
@@ -16,6 +18,7 @@ export type * from '../index'
 export {
   AlipayHK,
   OrderSigner,
+  Reconciler,
   VerifiedNotification,
   TRADE_PAY_RESULT_CODES,
   asyncConcurrency,
@@ -29,6 +32,7 @@ export {
   parseGatewayReply,
   parseOrderStr,
   preSignString,
+  reconcile,
   signContent,
   verifyNotify,
   verifyNotifyAsync,
@@ -134,3 +138,40 @@ declare module '../index' {
     handleNotify(body: NotifyBody, lookup: OrderLookup, options?: { signal?: AbortSignal }): Promise<NotifyHandling>
   }
 }
+
+/** Where `reconcileFile` reads a file from: a path, a `file:` URL, or a stream (any async iterable of chunks). */
+export type ReconcileFileSource = string | URL | NodeJS.ReadableStream | AsyncIterable<Buffer | Uint8Array | string>
+
+/** `reconcileFile`'s options. */
+export interface ReconcileFileOptions {
+  /**
+   * The settlement batch file (`PID_settlebatch_YYYYMMDD.csv`) whose batches are checked
+   * against the rows: a path, URL, stream, its bytes, or an array of those.
+   */
+  settlementBatch?: ReconcileFileSource | Buffer | Uint8Array | ReadonlyArray<ReconcileFileSource | Buffer | Uint8Array> | null
+  /** How many entries each list of the report holds (10,000 by default); the counts are always exact. */
+  listLimit?: number
+}
+
+/**
+ * Reconciles a transaction file (`PID_fptrade_YYYYMMDD.csv`, or a settlement file) with the
+ * merchant's records of that day, reading the file in 64 KiB chunks: memory is bounded by the
+ * records, never by the file. The records: an array, an iterable or async iterable (a database
+ * cursor), or their JSON lines as a string or Buffer (the fastest for a large ledger).
+ * Rejects with `ERR_ALIPAYHK_INVALID_FILE` (`err.field` `line N, column X`, `err.file`
+ * `'transactions'` or `'settlementBatch'`) or `ERR_ALIPAYHK_INVALID_ARGUMENT`
+ * (`merchantRecords[i].amount`, …).
+ *
+ * @example
+ * ```ts
+ * const report = await reconcileFile('2088…_fptrade_20240501.csv', db.recordsOfDay('2024-05-01'), {
+ *   settlementBatch: '2088…_settlebatch_20240501.csv',
+ * })
+ * if (!report.ok) alert(report.counts)
+ * ```
+ */
+export declare const reconcileFile: (
+  file: ReconcileFileSource,
+  merchantRecords: Iterable<MerchantRecord> | AsyncIterable<MerchantRecord> | string | Buffer | Uint8Array,
+  options?: ReconcileFileOptions,
+) => Promise<ReconcileReport>

@@ -27,12 +27,15 @@ const {
   parseGatewayReply,
   parseOrderStr,
   preSignString,
+  Reconciler,
+  reconcile,
   signContent,
   verifyNotify,
   verifyNotifyAsync,
   verifyOrderStr,
   verifyTradePayResult,
 } = binding
+const { reconcileFile } = require('./reconcile.js')
 
 const HTTP_SETTINGS = ['fetch', 'timeoutMs', 'retries', 'backoffMs']
 const httpOf = new WeakMap()
@@ -162,6 +165,7 @@ Object.defineProperty(NativeVerifiedNotification.prototype, inspect.custom, {
 module.exports = {
   AlipayHK,
   OrderSigner,
+  Reconciler,
   VerifiedNotification,
   ErrorCode,
   TRADE_PAY_RESULT_CODES,
@@ -176,6 +180,8 @@ module.exports = {
   parseGatewayReply,
   parseOrderStr,
   preSignString,
+  reconcile,
+  reconcileFile,
   signContent,
   verifyNotify,
   verifyNotifyAsync,

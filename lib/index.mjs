@@ -4,6 +4,7 @@ import cjs from './index.js'
 export const {
   AlipayHK,
   OrderSigner,
+  Reconciler,
   VerifiedNotification,
   ErrorCode,
   TRADE_PAY_RESULT_CODES,
@@ -18,6 +19,8 @@ export const {
   parseGatewayReply,
   parseOrderStr,
   preSignString,
+  reconcile,
+  reconcileFile,
   signContent,
   verifyNotify,
   verifyNotifyAsync,

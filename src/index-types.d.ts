@@ -307,3 +307,28 @@ export interface AlipayHKHttpConfig {
   backoffMs?: number
 }
 
+
+/**
+ * A payment or a refund as the merchant's books hold it, for reconciliation. Amounts are
+ * strings (zero, one or two decimals: `'10'`, `'10.5'`, `'10.50'`), never numbers: a float
+ * cannot hold every amount. `time` (`YYYY-MM-DD HH:MM:SS`) is only echoed in the report.
+ * The snake_case names `out_trade_no` / `out_return_no` are read too.
+ */
+export type MerchantRecord =
+  | { kind: 'payment'; outTradeNo: string; outReturnNo?: undefined | null; amount: string; currency: string; time?: string | null }
+  | {
+      kind: 'refund'
+      /** The order it refunds. */
+      outTradeNo: string
+      /** The refund's own id. */
+      outReturnNo: string
+      amount: string
+      currency: string
+      time?: string | null
+    }
+
+/** Options of `new Reconciler()` and `reconcile`. */
+export interface ReconcileOptions {
+  /** How many entries each list of the report holds (10,000 by default); the counts are always exact. */
+  listLimit?: number
+}

@@ -19,6 +19,7 @@ mod notify_checks;
 mod order_str;
 mod orders;
 mod pool;
+mod reconcile;
 mod records;
 
 use alipayhk_pay_core::merchant;
