@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `alipayhk-pay` command: sign, inspect, verify-notify, keygen; query, refund, refund-status
-// (the gateway services, over HTTP).
+// (the gateway services, over HTTP); reconcile (a day's transaction file against the ledger).
 // Exit codes: 0 ok, 1 verification failed (query, refund, refund-status: not the state asked for,
 // refused by the gateway, a reply that does not verify, or no answer), 2 bad usage or input (one
 // line on stderr, or with --json one JSON object on stdout).
@@ -51,6 +51,7 @@ Usage:
   alipayhk-pay query --out-trade-no NO <account>
   alipayhk-pay refund --out-trade-no NO --out-return-no NO --amount 12.50 --reason TEXT <account>
   alipayhk-pay refund-status --out-trade-no NO --out-return-no NO <account>
+  alipayhk-pay reconcile PID_fptrade_YYYYMMDD.csv --ledger ledger.jsonl [--settlement-batch FILE]
     <account>: --partner PID --sign-type RSA2|RSA|MD5 --key merchant.pem
                --alipay-public-key alipay_pub.pem [--gateway production|sandbox|URL]
 
@@ -222,6 +223,43 @@ ${GATEWAY_OPTIONS}
 Prints the state (SUCCESS, FAILED with refund_error_code, CANCELED, PROCESSING, NOT_FOUND) and
 the signed fields.
 ${GATEWAY_EXIT}
+`,
+  reconcile: `alipayhk-pay reconcile: compare a day's transaction file from Alipay with the merchant's books
+
+Usage:
+  alipayhk-pay reconcile 2088…_fptrade_20240501.csv --ledger data/ledger.jsonl \\
+    [--settlement-batch 2088…_settlebatch_20240501.csv] [--date YYYY-MM-DD|all] [--json]
+  cat 2088…_fptrade_20240501.csv | alipayhk-pay reconcile - --ledger ledger.jsonl --date 2024-05-01
+
+FILE is the transaction file Alipay drops by SFTP each day (PID_fptrade_YYYYMMDD.csv, or a
+settlement file PID_settle_YYYYMMDD_BatchID.csv), or - for stdin. It is read in chunks: a file
+of millions of rows takes the memory of the ledger's records, not of the file.
+
+Options:
+  --ledger FILE             the merchant's books, JSON lines: the example merchant server's
+                            ledger.jsonl (payment and refund entries; a refund counts until its
+                            result says FAILED), or one record per line { "kind": "payment" |
+                            "refund", "outTradeNo", "outReturnNo" (refunds), "amount": "12.30",
+                            "currency": "HKD", "time": "YYYY-MM-DD HH:MM:SS" (optional) }
+  --date YYYY-MM-DD|all     compare the records of this day (by their time, Hong Kong time;
+                            records without a time always count); by default the day in FILE's
+                            name; all: every record of the ledger
+  --settlement-batch FILE   the settlement batch file (PID_settlebatch_YYYYMMDD.csv, in the
+                            day's zip): each batch is checked against the rows settled that day
+  --list-limit N            how many entries each list of the report holds (default 10000; the
+                            counts are always exact)
+  --json                    print the report: { "ok", "rows", "records", "matched", "counts",
+                            "onlyAtAlipay", "onlyInMerchant", "mismatches",
+                            "refundsWithoutPayment", "duplicatesAtAlipay", "days", "settlements",
+                            "settledWithoutBatch" } (amounts as strings)
+
+Prints the counts, the findings (payments and refunds only at Alipay, only in the books, with
+another amount or currency, refunds whose payment is unknown, rows given twice), the totals by
+day (payments − refunds − fees = settlement) and the settlement batches against the rows.
+
+Exit 0 when everything matches, every day adds up and every batch matches its rows; 1 when
+anything does not; 2 on bad usage or input (a row of the file that breaks the format is
+ERR_ALIPAYHK_INVALID_FILE naming its line and column, a bad ledger line names its line).
 `,
 }
 
@@ -844,6 +882,249 @@ async function cmdRefundStatus(argv) {
   print(`${r.status}: ${what} (${signedBy(r)})\n${fieldsTable(r.refund && r.refund.fields)}`)
 }
 
+// --- reconcile ------------------------------------------------------------------------------------
+
+// How many entries of each list the text output shows (--json has them all, up to --list-limit).
+const SHOWN_PER_LIST = 20
+
+/** 'YYYY-MM-DD HH:MM:SS' in Hong Kong time (GMT+8, as Alipay's files write times) of an ISO time; undefined if it is none. */
+function hongKongTime(iso) {
+  const ms = typeof iso === 'string' ? Date.parse(iso) : NaN
+  if (Number.isNaN(ms)) return undefined
+  return new Date(ms + 8 * 3600 * 1000).toISOString().slice(0, 19).replace('T', ' ')
+}
+
+/** 3600 → '36.00' (whole cents only; anything else is left for the library to refuse). */
+function centsText(cents) {
+  if (!Number.isSafeInteger(cents) || cents < 0) return undefined
+  return `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`
+}
+
+/**
+ * The merchant records in a ledger given as JSON lines, each with the line it came from. A line
+ * is either a merchant record ({ kind, outTradeNo, outReturnNo?, amount, currency, time? }) or
+ * an entry of the example merchant server's ledger (examples/merchant-server.js, ledger.jsonl):
+ * `payment` entries are payments (amount totalFee, or amountCents; time gmtPayment), `refund`
+ * entries are refunds unless a later `refund_result` says FAILED (time: when the result was
+ * recorded, else when the refund was asked for); `order`, `closed` and other entries are not
+ * money moved and are passed over. `day` ('YYYY-MM-DD' or null for every day) keeps the records
+ * whose time is on that day, and the records without a time.
+ *
+ * Every source of records (a PostgreSQL ledger with --database-url, say) only needs to yield
+ * the same { record, line } pairs.
+ */
+async function* ledgerFileRecords(file, day) {
+  let fd
+  try {
+    fd = fs.openSync(file, 'r')
+  } catch (err) {
+    throw ioError(`cannot read the ledger from ${file} (${err.code || err.message})`, '--ledger')
+  }
+  const bad = (line, why) => new CliError(`${file} line ${line}: ${why}`, { code: 'ERR_ALIPAYHK_INVALID_ARGUMENT', field: '--ledger' })
+  const onDay = (time) => day === null || typeof time !== 'string' || time.slice(0, 10) === day
+  const refunds = new Map() // outReturnNo -> { entry, line, status, doneAt }
+  const lines = require('node:readline').createInterface({ input: fs.createReadStream(null, { fd }), crlfDelay: Infinity })
+  let n = 0
+  for await (const text of lines) {
+    n++
+    if (!text.trim()) continue
+    let e
+    try {
+      e = JSON.parse(text)
+    } catch (err) {
+      throw bad(n, `not JSON (${err.message})`)
+    }
+    if (e === null || typeof e !== 'object' || Array.isArray(e)) throw bad(n, 'not a JSON object')
+    if (Object.prototype.hasOwnProperty.call(e, 'kind')) {
+      if (onDay(e.time)) yield { record: e, line: n }
+    } else if (e.type === 'payment') {
+      const time = e.gmtPayment ?? hongKongTime(e.recordedAt ?? e.receivedAt)
+      const record = { kind: 'payment', outTradeNo: e.outTradeNo, amount: e.totalFee ?? e.amount ?? centsText(e.amountCents), currency: e.currency, time }
+      if (onDay(time)) yield { record, line: n }
+    } else if (e.type === 'refund') {
+      refunds.set(e.outReturnNo, { entry: e, line: n, status: 'PENDING', doneAt: e.requestedAt })
+    } else if (e.type === 'refund_result') {
+      const r = refunds.get(e.outReturnNo)
+      if (r) Object.assign(r, { status: e.status, doneAt: e.settledAt ?? r.doneAt })
+    } else if (typeof e.type !== 'string') {
+      throw bad(n, 'neither a merchant record { "kind", "outTradeNo", "amount", "currency", … } nor an entry of the example merchant server\'s ledger { "type", … }')
+    }
+  }
+  // A refund counts until it FAILED: one still PENDING is in the books (and shows up as only
+  // in the books if Alipay did not make it).
+  for (const { entry: e, line, status, doneAt } of refunds.values()) {
+    if (status === 'FAILED') continue
+    const time = hongKongTime(doneAt)
+    const record = { kind: 'refund', outTradeNo: e.outTradeNo, outReturnNo: e.outReturnNo, amount: e.amount ?? centsText(e.amountCents), currency: e.currency, time }
+    if (onDay(time)) yield { record, line }
+  }
+}
+
+const money = (x) => {
+  const [int, frac] = String(x).replace('-', '').split('.')
+  return `${String(x).startsWith('-') ? '-' : ''}${int.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${frac === undefined ? '' : `.${frac}`}`
+}
+const count = (n) => n.toLocaleString('en-US')
+
+function reportText(report, { file, ledger, day, settlementBatch }) {
+  const out = []
+  const c = report.counts
+  const verdict = report.ok ? 'OK: everything matches' : 'NOT RECONCILED: see below'
+  out.push(`${file} against ${ledger} (${day === null ? 'records of every day' : `records of ${day}`}): ${verdict}`)
+  out.push('')
+  out.push(
+    table(
+      [
+        ['Alipay rows', count(report.rows)],
+        ['merchant records', count(report.records)],
+        ['matched', count(report.matched)],
+        ['only at Alipay', count(c.onlyAtAlipay)],
+        ["only in the merchant's books", count(c.onlyInMerchant)],
+        ['amount or currency differs', count(c.mismatches)],
+        ['refunds without their payment', count(c.refundsWithoutPayment)],
+        ['rows twice at Alipay', count(c.duplicatesAtAlipay)],
+      ],
+      ['', ''],
+    )
+      .split('\n')
+      .slice(1)
+      .join('\n'),
+  )
+  const list = (title, total, entries, line) => {
+    if (!total) return
+    out.push('')
+    out.push(`${title} (${count(total)}):`)
+    for (const e of entries.slice(0, SHOWN_PER_LIST)) out.push(`  ${line(e)}`)
+    if (total > Math.min(entries.length, SHOWN_PER_LIST)) out.push(`  … and ${count(total - Math.min(entries.length, SHOWN_PER_LIST))} more (--json lists up to --list-limit of each)`)
+  }
+  const row = (e) =>
+    `line ${e.line}: ${e.kind} ${e.partnerTransactionId}${e.originalPartnerTransactionId ? ` of ${e.originalPartnerTransactionId}` : ''}, ${money(e.amount)} ${e.currency}, ${e.paymentTime}, Alipay ${e.transactionId}`
+  list('only at Alipay', c.onlyAtAlipay, report.onlyAtAlipay, row)
+  list("only in the merchant's books", c.onlyInMerchant, report.onlyInMerchant, (e) =>
+    e.kind === 'refund'
+      ? `refund ${e.outReturnNo} of ${e.outTradeNo}, ${money(e.amount)} ${e.currency}${e.time ? `, ${e.time}` : ''}`
+      : `payment ${e.outTradeNo}, ${money(e.amount)} ${e.currency}${e.time ? `, ${e.time}` : ''}`,
+  )
+  list('amount or currency differs', c.mismatches, report.mismatches, (m) => {
+    const what = m.fields.map((f) =>
+      f === 'amount'
+        ? `amount: Alipay ${money(m.alipayAmount)}, books ${money(m.merchantAmount)}`
+        : f === 'currency'
+          ? `currency: Alipay ${m.alipayCurrency}, books ${m.merchantCurrency}`
+          : `refunded order: Alipay ${m.alipayOutTradeNo || '(none)'}, books ${m.merchantOutTradeNo || '(none)'}`,
+    )
+    return `line ${m.line}: ${m.kind} ${m.partnerTransactionId}: ${what.join('; ')}`
+  })
+  list('refunds without their payment', c.refundsWithoutPayment, report.refundsWithoutPayment, row)
+  list('rows twice at Alipay', c.duplicatesAtAlipay, report.duplicatesAtAlipay, row)
+  if (report.days.length) {
+    out.push('')
+    out.push('totals by day of payment (payments − refunds − fees = settlement):')
+    out.push(
+      table(
+        report.days.map((d) => [
+          d.date,
+          d.currency,
+          `${count(d.paymentCount)} / ${money(d.payments)}`,
+          `${count(d.refundCount)} / ${money(d.refunds)}`,
+          money(d.fees),
+          money(d.settlement),
+          (d.addsUp ? 'adds up' : 'DOES NOT ADD UP') + (d.unsettledCount ? ` (${count(d.unsettledCount)} rows not settled yet)` : ''),
+        ]),
+        ['date', 'cur.', 'payments', 'refunds', 'fees', 'settlement', ''],
+      ),
+    )
+  }
+  const sums = (s) => `${money(s.amount)} / ${money(s.fee)} / ${money(s.settlement)}`
+  if (report.settlements.length) {
+    out.push('')
+    out.push(`settlement batches (${settlementBatch}) against the rows settled that day (amount / fee / settlement):`)
+    out.push(
+      table(
+        report.settlements.map((s) => [s.date, s.currency, s.batchNos.join(' '), sums(s.file), `${sums(s.rows)} (${count(s.rowCount)} rows)`, s.matches ? 'matches' : 'DOES NOT MATCH']),
+        ['date', 'cur.', 'batch', 'batch file', 'rows', ''],
+      ),
+    )
+  }
+  if (report.settledWithoutBatch.length) {
+    out.push('')
+    out.push(
+      `rows settled on a day no batch given covers${settlementBatch ? '' : ' (give --settlement-batch PID_settlebatch_YYYYMMDD.csv to check them)'}: ` +
+        report.settledWithoutBatch.map((s) => `${s.date} ${s.currency} ${sums(s.rows)} (${count(s.rowCount)} rows)`).join('; '),
+    )
+  }
+  return out.map((line) => line.trimEnd()).join('\n') + '\n'
+}
+
+async function cmdReconcile(argv) {
+  const args = parseArgs(argv, { ledger: 'string', 'settlement-batch': 'string', date: 'string', 'list-limit': 'string' })
+  const { options, positionals } = args
+  if (options.help) return print(HELP.reconcile)
+  if (positionals.length !== 1) {
+    throw usage(
+      positionals.length
+        ? `give one transaction file (got ${positionals.length} arguments)`
+        : 'the transaction file is required: alipayhk-pay reconcile PID_fptrade_YYYYMMDD.csv --ledger LEDGER (- reads it from stdin)',
+      null,
+    )
+  }
+  const [file] = positionals
+  const ledger = required(options, 'ledger', 'the merchant\'s books as JSON lines: the example merchant server\'s ledger.jsonl, or one record { "kind", "outTradeNo", "outReturnNo"?, "amount", "currency", "time"? } per line')
+  let day
+  if (options.date === 'all') day = null
+  else if (options.date !== undefined) {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(options.date)) throw usage(`--date must be YYYY-MM-DD or all, not ${JSON.stringify(options.date)}`, '--date')
+    day = options.date
+  } else {
+    const m = /_(?:fptrade|settle)_(\d{4})(\d{2})(\d{2})(?:[_.]|$)/.exec(path.basename(file))
+    if (!m) {
+      throw usage(
+        `the day cannot be read from the file name ${JSON.stringify(path.basename(file))} (Alipay names it PID_fptrade_YYYYMMDD.csv): give --date YYYY-MM-DD, the day whose records to compare, or --date all`,
+        '--date',
+      )
+    }
+    day = `${m[1]}-${m[2]}-${m[3]}`
+  }
+  const listLimit = wholeNumber(options, 'list-limit', 0, 1000000000)
+  const settlementBatch = options['settlement-batch'] === undefined ? undefined : readFileArg(options['settlement-batch'], 'the settlement batch file', '--settlement-batch')
+  let input
+  if (file === '-') input = process.stdin
+  else {
+    try {
+      input = fs.createReadStream(null, { fd: fs.openSync(file, 'r'), highWaterMark: 64 * 1024 })
+    } catch (err) {
+      throw ioError(`cannot read the transaction file from ${file} (${err.code || err.message})`, null)
+    }
+  }
+
+  // The line of the ledger each record came from, by the order given: a refused record is
+  // named by its line.
+  const lineOf = []
+  async function* records() {
+    for await (const { record, line } of ledgerFileRecords(ledger, day)) {
+      lineOf.push(line)
+      yield record
+    }
+  }
+  const { reconcileFile } = loadAddon()
+  let report
+  try {
+    report = await reconcileFile(input, records(), { settlementBatch, listLimit })
+  } catch (err) {
+    if (err && err.code === 'ERR_ALIPAYHK_INVALID_FILE') {
+      err.message = `${err.file === 'settlementBatch' ? options['settlement-batch'] : file === '-' ? 'stdin' : file}: ${err.message}`
+    } else if (err && err.code === 'ERR_ALIPAYHK_INVALID_ARGUMENT' && /^merchantRecords\[(\d+)\]/.test(err.field || '')) {
+      const i = Number(/^merchantRecords\[(\d+)\]/.exec(err.field)[1])
+      err.message = `${ledger} line ${lineOf[i]}: ${err.message}`
+    }
+    if (input !== process.stdin) input.destroy()
+    throw err
+  }
+  if (!report.ok) process.exitCode = 1
+  if (jsonOutput) return printJson(report)
+  print(reportText(report, { file: file === '-' ? 'stdin' : file, ledger, day, settlementBatch: options['settlement-batch'] }))
+}
+
 // --- main -----------------------------------------------------------------------------------------
 
 const COMMANDS = {
@@ -854,6 +1135,7 @@ const COMMANDS = {
   query: cmdQuery,
   refund: cmdRefund,
   'refund-status': cmdRefundStatus,
+  reconcile: cmdReconcile,
 }
 
 function unknownCommand(command) {
@@ -866,7 +1148,7 @@ function main(argv) {
   jsonOutput = (end < 0 ? argv : argv.slice(0, end)).includes('--json')
   // `alipayhk-pay --json <command> …` too.
   const [command, ...rest] = argv[0] === '--json' ? argv.slice(1) : argv
-  if (command === undefined) return fail(null, usage('a command is required: sign, inspect, verify-notify, keygen, query, refund or refund-status (see alipayhk-pay --help)', null))
+  if (command === undefined) return fail(null, usage('a command is required: sign, inspect, verify-notify, keygen, query, refund, refund-status or reconcile (see alipayhk-pay --help)', null))
   if (command === '--help' || command === '-h') return print(HELP.main)
   if (command === 'help') {
     const topic = rest.find((a) => a !== '--json')
