@@ -14,17 +14,15 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawnRegistry, readManifest } = require('../scripts/release-registry')
+const { npmCli } = require('../scripts/release')
 
 const root = path.join(__dirname, '..')
-const npmCli = [process.env.npm_execpath, path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')].find(
-  (p) => p && /npm-cli\.js$/.test(p) && fs.existsSync(p),
-)
 const pkg = require('../package.json')
 const hostBinary = fs.readdirSync(root).find((f) => /^alipayhk-pay\.[a-z0-9-]+\.node$/.test(f))
 const platform = hostBinary && hostBinary.split('.')[1]
 
 function npm(args, cwd) {
-  return execFileSync(process.execPath, [npmCli, ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  return execFileSync(process.execPath, [npmCli(), ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
 function tarEntries(tgz) {

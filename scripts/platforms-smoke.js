@@ -26,9 +26,10 @@ async function main() {
   const loadMs = Number(process.hrtime.bigint() - started) / 1e6
 
   // The binary came from the platform package, not from a copy inside the main package.
-  const mainDir = path.dirname(entry)
-  assert.ok(entry.startsWith(path.join(process.cwd(), 'node_modules', 'alipayhk-pay') + path.sep), `loaded from ${entry}`)
-  const binariesInMain = fs.readdirSync(mainDir).filter((f) => /\.(node|wasm)$/.test(f))
+  const mainDir = path.join(process.cwd(), 'node_modules', 'alipayhk-pay')
+  assert.ok(entry.startsWith(mainDir + path.sep), `loaded from ${entry}`)
+  const filesOf = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesOf(path.join(dir, e.name)) : [e.name]))
+  const binariesInMain = filesOf(mainDir).filter((f) => /\.(node|wasm)$/.test(f))
   assert.deepStrictEqual(binariesInMain, [], 'the main package carries no binary')
   const platformDir = path.join(process.cwd(), 'node_modules', `alipayhk-pay-${platform}`) + path.sep
   const loaded = Object.keys(require.cache).filter((f) => f.endsWith('.node') || f.includes(`alipayhk-pay-${platform}`))

@@ -31,7 +31,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawnRegistry } = require('./release-registry')
-const { PACKAGES, checkGlibc, GLIBC_FLOOR } = require('./release')
+const { PACKAGES, checkGlibc, GLIBC_FLOOR, npmCli } = require('./release')
 
 const ROOT = path.join(__dirname, '..')
 const CACHE = process.env.ALIPAYHK_PLATFORM_CACHE || path.join(os.homedir(), '.cache', 'alipayhk-pay-platforms')
@@ -74,13 +74,6 @@ function run(cmd, args, opts = {}) {
 }
 
 const capture = (cmd, args, opts = {}) => run(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts })
-
-function npmCli() {
-  const candidates = [process.env.npm_execpath, path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')]
-  const found = candidates.find((c) => c && /npm-cli\.js$/.test(c) && fs.existsSync(c))
-  if (!found) throw new Error('npm-cli.js not found (run through npm, or beside a standard Node install)')
-  return found
-}
 
 function tarballs() {
   if (!fs.existsSync(PACKAGES)) throw new Error(`no ${PACKAGES}; run: node scripts/release.js build ... && node scripts/release.js pack --partial`)

@@ -65,7 +65,20 @@ function capture(cmd, args, opts = {}) {
 
 const napiBin = path.join(ROOT, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')
 const napi = (args, opts) => run(process.execPath, [napiBin, ...args], opts)
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+
+/** npm's own script, run with this Node (no shell, so also on Windows, where npm is npm.cmd). */
+function npmCli() {
+  const dir = path.dirname(process.execPath)
+  const candidates = [
+    process.env.npm_execpath,
+    path.join(dir, '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'), // Linux, macOS
+    path.join(dir, 'node_modules', 'npm', 'bin', 'npm-cli.js'), // Windows
+  ]
+  const found = candidates.find((c) => c && /npm-cli\.js$/.test(c) && fs.existsSync(c))
+  if (!found) fail('npm-cli.js not found (run through npm, or with a standard Node install)')
+  return found
+}
+const npmArgs = (args) => [npmCli(), ...args]
 
 function checkTargetsMatchConfig() {
   const configured = [...pkg.napi.targets].sort()
@@ -129,7 +142,7 @@ function pack(partial) {
   fs.mkdirSync(STAGE, { recursive: true })
   fs.mkdirSync(PACKAGES, { recursive: true })
 
-  const [listing] = JSON.parse(capture(npm, ['pack', '--dry-run', '--json', '--ignore-scripts']))
+  const [listing] = JSON.parse(capture(process.execPath, npmArgs(['pack', '--dry-run', '--json', '--ignore-scripts'])))
   const isBinary = (f) => /\.(node|wasm)$/.test(f) || /\.wasi(-browser)?\.c?js$/.test(f) || /^wasi-worker/.test(f)
   for (const { path: f } of listing.files) {
     if (isBinary(f)) continue
@@ -156,7 +169,7 @@ function pack(partial) {
 
   const rows = []
   const packDir = (dir) => {
-    const [info] = JSON.parse(capture(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', PACKAGES], { cwd: dir }))
+    const [info] = JSON.parse(capture(process.execPath, npmArgs(['pack', '--json', '--ignore-scripts', '--pack-destination', PACKAGES]), { cwd: dir }))
     rows.push(info)
     return info
   }
@@ -186,7 +199,7 @@ function main() {
   else fail('usage: release.js build <target|linux|here|all>... | pack [--partial] | glibc <file> [max]')
 }
 
-module.exports = { TARGETS, GROUPS, DIST, ARTIFACTS, PACKAGES, GLIBC_FLOOR, checkGlibc }
+module.exports = { TARGETS, GROUPS, DIST, ARTIFACTS, PACKAGES, GLIBC_FLOOR, checkGlibc, npmCli }
 
 if (require.main === module) {
   try {
