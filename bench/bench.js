@@ -579,6 +579,7 @@ async function main() {
   }
   out()
   if (MARKDOWN) require('node:fs').writeFileSync(require('node:path').join(__dirname, 'last-run.md'), lines.join('\n') + '\n')
+  if (!argv.includes('--no-reconcile')) require('node:child_process').execFileSync(process.execPath, [require('node:path').join(__dirname, 'reconcile.js'), ...(MARKDOWN ? ['--markdown'] : [])], { stdio: 'inherit' }) // reconciliation vs csv-parse + Map: bench/reconcile.js (npm run bench:reconcile)
 }
 
 async function burstOnly() {

@@ -157,7 +157,8 @@ export interface ReconcileFileOptions {
  * Reconciles a transaction file (`PID_fptrade_YYYYMMDD.csv`, or a settlement file) with the
  * merchant's records of that day, reading the file in 64 KiB chunks: memory is bounded by the
  * records, never by the file. The records: an array, an iterable or async iterable (a database
- * cursor), or their JSON lines as a string or Buffer (the fastest for a large ledger).
+ * cursor), or their JSON lines as a string or Buffer (the fastest for a large ledger); an
+ * iterable may also yield pieces of JSON lines, each holding whole records.
  * Rejects with `ERR_ALIPAYHK_INVALID_FILE` (`err.field` `line N, column X`, `err.file`
  * `'transactions'` or `'settlementBatch'`) or `ERR_ALIPAYHK_INVALID_ARGUMENT`
  * (`merchantRecords[i].amount`, …).
@@ -172,6 +173,11 @@ export interface ReconcileFileOptions {
  */
 export declare const reconcileFile: (
   file: ReconcileFileSource,
-  merchantRecords: Iterable<MerchantRecord> | AsyncIterable<MerchantRecord> | string | Buffer | Uint8Array,
+  merchantRecords:
+    | Iterable<MerchantRecord | string | Uint8Array>
+    | AsyncIterable<MerchantRecord | string | Uint8Array>
+    | string
+    | Buffer
+    | Uint8Array,
   options?: ReconcileFileOptions,
 ) => Promise<ReconcileReport>

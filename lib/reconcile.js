@@ -31,7 +31,10 @@ function chunksOf(source, field, description) {
   throw invalidArgument(field, `${field} must be ${description}: a file path, a file: URL, or a Readable stream (or any async iterable of Buffer or string chunks); got ${what(source)}`)
 }
 
-/** Adds records given as an array, a (sync or async) iterable of records, or their JSON (string or bytes). */
+/**
+ * Adds records given as an array, a (sync or async) iterable of records, or their JSON (string
+ * or bytes). An iterable may also yield JSON text or bytes holding whole records (JSON lines).
+ */
 async function addRecords(reconciler, records) {
   if (Array.isArray(records) || typeof records === 'string' || isBytes(records)) {
     reconciler.addRecords(records)
@@ -45,6 +48,13 @@ async function addRecords(reconciler, records) {
   }
   let batch = []
   for await (const record of records) {
+    if (typeof record === 'string' || isBytes(record)) {
+      // JSON lines, whole records per piece (a ledger file read in pieces cut at line ends).
+      if (batch.length) reconciler.addRecords(batch)
+      batch = []
+      reconciler.addRecords(record)
+      continue
+    }
     batch.push(record)
     if (batch.length === RECORDS_PER_BATCH) {
       reconciler.addRecords(batch)
