@@ -26,21 +26,12 @@ impl NotifyVerification {
 /// The string the notification's signature covers: every field but `sign`, `sign_type` and
 /// empty ones, sorted by name in byte order, as `name=value` joined with `&`, no quotes.
 pub fn notify_sign_content(params: &[(String, String)]) -> String {
-    let mut pairs: Vec<&(String, String)> = params
-        .iter()
-        .filter(|(k, v)| k != "sign" && k != "sign_type" && !v.is_empty())
-        .collect();
-    pairs.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut out = String::new();
-    for (i, (k, v)) in pairs.into_iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(k);
-        out.push('=');
-        out.push_str(v);
-    }
-    out
+    crate::sign::sorted_content(
+        params
+            .iter()
+            .filter(|(k, _)| k != "sign" && k != "sign_type"),
+        false,
+    )
 }
 
 /// Checks a raw `application/x-www-form-urlencoded` body, decoded exactly once.

@@ -195,7 +195,7 @@ fn same_name(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
 }
 
-fn check_name(name: &str) -> Result<()> {
+pub(crate) fn check_name(name: &str) -> Result<()> {
     // Every allowed character is ASCII, so the bytes are the characters.
     let mut bytes = name.bytes();
     let ok = match bytes.next() {

@@ -307,3 +307,27 @@ fn openssl_verify(
     }
     verifier.verify_oneshot(signature, message).unwrap_or(false)
 }
+
+/// Fields sorted by name in byte order and joined as `name=value` with `&`, values raw (no
+/// quotes, no encoding); empty values left out unless `keep_empty`. The signed content of
+/// notifications (docs/protocol.md §4), gateway requests (§8.1) and gateway replies (§8.2).
+pub fn sorted_content<'a>(
+    fields: impl IntoIterator<Item = &'a (String, String)>,
+    keep_empty: bool,
+) -> String {
+    let mut pairs: Vec<&(String, String)> = fields
+        .into_iter()
+        .filter(|(_, v)| keep_empty || !v.is_empty())
+        .collect();
+    pairs.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut out = String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
+    for (i, (k, v)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    out
+}

@@ -314,21 +314,7 @@ pub fn build_request(
 /// `sign_type` and those with an empty value, sorted by name in byte order, `name=value`
 /// joined with `&`, values raw.
 pub fn sign_content(params: &[(String, String)]) -> String {
-    let mut pairs: Vec<&(String, String)> = params
-        .iter()
-        .filter(|(k, v)| k != "sign" && k != "sign_type" && !v.is_empty())
-        .collect();
-    pairs.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut out = String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
-    for (i, (k, v)) in pairs.into_iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(k);
-        out.push('=');
-        out.push_str(v);
-    }
-    out
+    crate::notify::notify_sign_content(params)
 }
 
 /// `name=value` pairs with both sides through `encodeURIComponent`, joined with `&`: valid
@@ -347,24 +333,7 @@ fn form_encode(params: &[(String, String)]) -> String {
 }
 
 fn check_name(name: &str) -> Result<()> {
-    let mut bytes = name.bytes();
-    let ok = match bytes.next() {
-        Some(b) if b.is_ascii_alphabetic() || b == b'_' => {
-            bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        }
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            name,
-            format!(
-                "parameter name {} is not allowed: a name is a letter or `_` followed by letters, digits or `_`",
-                short(name)
-            ),
-        ))
-    }
+    crate::params::check_name(name)
 }
 
 /// The text of a value, `None` when absent or empty (empty values are not sent).

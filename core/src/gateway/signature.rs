@@ -24,21 +24,7 @@ pub fn reply_sign_content(fields: &[(String, String)]) -> String {
 }
 
 fn join_sorted(fields: &[(String, String)], keep_empty: bool) -> String {
-    let mut pairs: Vec<&(String, String)> = fields
-        .iter()
-        .filter(|(_, v)| keep_empty || !v.is_empty())
-        .collect();
-    pairs.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut out = String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
-    for (i, (k, v)) in pairs.into_iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(k);
-        out.push('=');
-        out.push_str(v);
-    }
-    out
+    crate::sign::sorted_content(fields, keep_empty)
 }
 
 /// Checks the signature of a reply that has a `<response>`; the sign type it was made with.
