@@ -48,10 +48,10 @@ Usage:
   alipayhk-pay inspect orderstr.txt [--public-key merchant_pub.pem | --md5-key KEY]
   alipayhk-pay verify-notify body.txt --alipay-public-key alipay_pub.pem
   alipayhk-pay keygen [--bits 2048] [--out dir]
+  alipayhk-pay reconcile PID_fptrade_YYYYMMDD.csv --ledger ledger.jsonl [--settlement-batch FILE]
   alipayhk-pay query --out-trade-no NO <account>
   alipayhk-pay refund --out-trade-no NO --out-return-no NO --amount 12.50 --reason TEXT <account>
   alipayhk-pay refund-status --out-trade-no NO --out-return-no NO <account>
-  alipayhk-pay reconcile PID_fptrade_YYYYMMDD.csv --ledger ledger.jsonl [--settlement-batch FILE]
     <account>: --partner PID --sign-type RSA2|RSA|MD5 --key merchant.pem
                --alipay-public-key alipay_pub.pem [--gateway production|sandbox|URL]
 
