@@ -66,6 +66,20 @@ function abortError(signal) {
   return err
 }
 
+/** Aborted when either is (AbortSignal.any, which Node has from 18.17 and 20.3 on). */
+function anySignal(a, b) {
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b])
+  const c = new AbortController()
+  for (const s of [a, b]) {
+    if (s.aborted) {
+      c.abort(s.reason)
+      break
+    }
+    s.addEventListener('abort', () => c.abort(s.reason), { once: true })
+  }
+  return c.signal
+}
+
 function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
     if (signal && signal.aborted) return reject(abortError(signal))
@@ -116,7 +130,7 @@ async function send(request, http, signal) {
     if (attempt > 0) await sleep(http.backoffMs * 2 ** (attempt - 1), signal)
     if (signal && signal.aborted) throw abortError(signal)
     const timeout = AbortSignal.timeout(http.timeoutMs)
-    const both = signal ? AbortSignal.any([signal, timeout]) : timeout
+    const both = signal ? anySignal(signal, timeout) : timeout
     try {
       const res = await doFetch(request.url, {
         method: request.method,
