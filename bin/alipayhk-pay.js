@@ -48,7 +48,7 @@ Usage:
   alipayhk-pay inspect orderstr.txt [--public-key merchant_pub.pem | --md5-key KEY]
   alipayhk-pay verify-notify body.txt --alipay-public-key alipay_pub.pem
   alipayhk-pay keygen [--bits 2048] [--out dir]
-  alipayhk-pay reconcile PID_fptrade_YYYYMMDD.csv --ledger ledger.jsonl [--settlement-batch FILE]
+  alipayhk-pay reconcile PID_fptrade_YYYYMMDD.csv --ledger data/ledger.jsonl [--settlement-batch FILE]
   alipayhk-pay query --out-trade-no NO <account>
   alipayhk-pay refund --out-trade-no NO --out-return-no NO --amount 12.50 --reason TEXT <account>
   alipayhk-pay refund-status --out-trade-no NO --out-return-no NO <account>
@@ -229,7 +229,7 @@ ${GATEWAY_EXIT}
 Usage:
   alipayhk-pay reconcile 2088…_fptrade_20240501.csv --ledger data/ledger.jsonl \\
     [--settlement-batch 2088…_settlebatch_20240501.csv] [--date YYYY-MM-DD|all] [--json]
-  cat 2088…_fptrade_20240501.csv | alipayhk-pay reconcile - --ledger ledger.jsonl --date 2024-05-01
+  cat 2088…_fptrade_20240501.csv | alipayhk-pay reconcile - --ledger data/ledger.jsonl --date 2024-05-01
 
 FILE is the transaction file Alipay drops by SFTP each day (PID_fptrade_YYYYMMDD.csv, or a
 settlement file PID_settle_YYYYMMDD_BatchID.csv), or - for stdin. It is read in chunks: a file
@@ -1087,15 +1087,16 @@ async function cmdReconcile(argv) {
   }
   const listLimit = wholeNumber(options, 'list-limit', 0, 1000000000)
   const settlementBatch = options['settlement-batch'] === undefined ? undefined : readFileArg(options['settlement-batch'], 'the settlement batch file', '--settlement-batch')
-  let input
-  if (file === '-') input = process.stdin
-  else {
+  if (file !== '-') {
     try {
-      input = fs.createReadStream(null, { fd: fs.openSync(file, 'r'), highWaterMark: 64 * 1024 })
+      if (fs.statSync(file).isDirectory()) throw Object.assign(new Error('a directory'), { code: 'EISDIR' })
+      fs.closeSync(fs.openSync(file, 'r'))
     } catch (err) {
       throw ioError(`cannot read the transaction file from ${file} (${err.code || err.message})`, null)
     }
   }
+  // A path is read by reconcileFile in chunks into one buffer.
+  const input = file === '-' ? process.stdin : file
 
   // The line of the ledger each record came from, by the order given: a refused record is
   // named by its line.
@@ -1116,8 +1117,9 @@ async function cmdReconcile(argv) {
     } else if (err && err.code === 'ERR_ALIPAYHK_INVALID_ARGUMENT' && /^merchantRecords\[(\d+)\]/.test(err.field || '')) {
       const i = Number(/^merchantRecords\[(\d+)\]/.exec(err.field)[1])
       err.message = `${ledger} line ${lineOf[i]}: ${err.message}`
+    } else if (err && typeof err.syscall === 'string') {
+      throw ioError(`reading ${err.path || (file === '-' ? 'stdin' : file)} failed (${err.code || err.message})`, null)
     }
-    if (input !== process.stdin) input.destroy()
     throw err
   }
   if (!report.ok) process.exitCode = 1

@@ -24,9 +24,28 @@ const isAsyncIterable = (x) => x != null && typeof x[Symbol.asyncIterator] === '
 const isIterable = (x) => x != null && typeof x !== 'string' && typeof x[Symbol.iterator] === 'function'
 const what = (x) => (x === null ? 'null' : Array.isArray(x) ? 'an array' : isBytes(x) ? 'bytes' : typeof x === 'object' ? 'an object' : typeof x)
 
-/** A path (string or file: URL) becomes a read stream; a stream or async iterable of chunks is used as it is. */
+/**
+ * A file's bytes in chunks, read into one buffer used again for every chunk: what is pushed is
+ * copied at once, so reading a file of any size allocates nothing more. The chunk handed out is
+ * valid until the next one is asked for.
+ */
+async function* fileChunks(file) {
+  const handle = await fs.promises.open(file, 'r')
+  try {
+    const buffer = Buffer.allocUnsafe(CHUNK_BYTES)
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, CHUNK_BYTES, null)
+      if (bytesRead === 0) return
+      yield buffer.subarray(0, bytesRead)
+    }
+  } finally {
+    await handle.close()
+  }
+}
+
+/** A path (string or file: URL) is read in chunks; a stream or async iterable of chunks is used as it is. */
 function chunksOf(source, field, description) {
-  if (typeof source === 'string' || source instanceof URL) return fs.createReadStream(source, { highWaterMark: CHUNK_BYTES })
+  if (typeof source === 'string' || source instanceof URL) return fileChunks(source)
   if (isAsyncIterable(source)) return source
   throw invalidArgument(field, `${field} must be ${description}: a file path, a file: URL, or a Readable stream (or any async iterable of Buffer or string chunks); got ${what(source)}`)
 }
@@ -36,7 +55,7 @@ function chunksOf(source, field, description) {
  * or bytes). An iterable may also yield JSON text or bytes holding whole records (JSON lines).
  */
 async function addRecords(reconciler, records) {
-  if (Array.isArray(records) || typeof records === 'string' || isBytes(records)) {
+  if (typeof records === 'string' || isBytes(records)) {
     reconciler.addRecords(records)
     return
   }
@@ -69,7 +88,8 @@ async function readWhole(source, field) {
   const chunks = []
   let size = 0
   for await (const chunk of chunksOf(source, field, 'the settlement batch file (PID_settlebatch_YYYYMMDD.csv)')) {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk
+    // A copy: a file's chunks share one buffer.
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk)
     size += bytes.length
     if (size > MAX_SETTLEMENT_BATCH_BYTES) {
       throw invalidArgument(field, `${field} is over ${MAX_SETTLEMENT_BATCH_BYTES} bytes; a settlement batch file holds one line per batch`)
@@ -111,13 +131,13 @@ async function reconcileFile(file, merchantRecords, options = {}) {
     await addRecords(reconciler, merchantRecords)
     // Read first, so that a missing batch file fails before the long read.
     const batch = await settlementBatchOf(options.settlementBatch)
-    // `for await` destroys the stream when a chunk is refused.
+    // `for await` closes the file, or destroys the stream, when a chunk is refused.
     for await (const chunk of chunks) reconciler.push(chunk)
     return reconciler.finish(batch)
-  } finally {
-    // A stream this function opened is closed on any failure (a caller's stream stays theirs
-    // unless it was being read).
-    if (chunks !== file && typeof chunks.destroy === 'function' && !chunks.destroyed) chunks.destroy()
+  } catch (err) {
+    // A file opened here and not read yet is closed.
+    if (chunks !== file) await chunks.return()
+    throw err
   }
 }
 
