@@ -311,7 +311,9 @@ function makeChroot(arch) {
     path.join(root, 'work', 'in.js'),
     "process.chdir(process.argv[2]); const r = require('child_process').spawnSync(process.execPath, process.argv.slice(3), { stdio: 'inherit' }); process.exit(r.status === null ? 1 : r.status)\n",
   )
-  const inRoot = (cwd, args, opts = {}) => run('chroot', [root, '/usr/local/bin/node', '/work/in.js', cwd, ...args], { env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/tmp', ...opts.env }, ...opts })
+  const chrootBin = ['/usr/sbin/chroot', '/usr/bin/chroot', '/sbin/chroot'].find((f) => fs.existsSync(f)) || 'chroot'
+  const inRoot = (cwd, args, opts = {}) =>
+    run(chrootBin, [root, '/usr/local/bin/node', '/work/in.js', cwd, ...args], { ...opts, env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/tmp', ...opts.env } })
   return { root, inRoot, cleanup }
 }
 
