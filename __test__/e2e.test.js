@@ -463,6 +463,7 @@ describe('a merchant server killed between the order and the notification', () =
       const proc = spawn(process.execPath, [path.join(root, 'examples', 'merchant-server.js')], {
         env: {
           ...process.env,
+          DATABASE_URL: '', // the JSON-lines ledger in dataDir, even where DATABASE_URL is set (CI)
           PORT: String(port),
           ALIPAYHK_DATA_DIR: dataDir,
           ALIPAYHK_PARTNER: PARTNER,

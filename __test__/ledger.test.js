@@ -110,6 +110,12 @@ describe.each(['file', 'postgres'])('the %s ledger', (kind) => {
     await expect(ledger.recordPayment(payment(o, { currency: 'USD' }))).rejects.toMatchObject({ code: 'ERR_LEDGER_PAYMENT_MISMATCH' })
     await expect(ledger.recordPayment(payment({ ...o, outTradeNo: 'NO-SUCH-ORDER' }))).rejects.toMatchObject({ code: 'ERR_LEDGER_NO_ORDER' })
     expect((await ledger.order(o.outTradeNo)).status).toBe('UNPAID')
+    // One Alipay trade is one order: its trade_no for another order is refused, not "duplicate".
+    const paid = await order(3600)
+    const p = payment(paid)
+    expect(await ledger.recordPayment(p)).toBe('recorded')
+    await expect(ledger.recordPayment(payment(o, { tradeNo: p.tradeNo }))).rejects.toMatchObject({ code: 'ERR_LEDGER_DUPLICATE_TRADE' })
+    expect((await ledger.order(o.outTradeNo)).status).toBe('UNPAID')
   })
 
   test('closed: only an unpaid order, once', async () => {
@@ -353,6 +359,25 @@ describe('PostgreSQL: what the database enforces, whatever writes to it', () => 
     }
     expect(refused).toBe('23514 refunds_within_paid_amount')
     expect(await refundedOf(o.outTradeNo)).toEqual({ paid: 10000, counter: 9000, sum: 9000 })
+  })
+
+  test('the same payment recorded at once through 4 pools, for 40 orders: once each, and never an error', async () => {
+    const ledgers = await Promise.all([1, 2, 3, 4].map(() => openLedger({ databaseUrl: db.url, poolSize: 10 })))
+    try {
+      const orders = []
+      for (let i = 0; i < 40; i++) {
+        const o = { outTradeNo: id('O'), subject: 's', amountCents: 100 + i, currency: 'HKD', sellerId: '2088101568358171' }
+        await ledger.createOrder(o)
+        orders.push({ ...o, tradeNo: id('T') })
+      }
+      const results = await Promise.all(
+        orders.flatMap((o) => ledgers.flatMap((l) => [1, 2].map(() => l.recordPayment({ outTradeNo: o.outTradeNo, tradeNo: o.tradeNo, amountCents: o.amountCents, currency: 'HKD', source: 'notification' })))),
+      )
+      expect(results.filter((r) => r === 'recorded')).toHaveLength(40)
+      expect(results.filter((r) => r === 'duplicate')).toHaveLength(40 * 7)
+    } finally {
+      for (const l of ledgers) await l.close()
+    }
   })
 
   test('4 ledgers (4 connection pools, as 4 processes have) asking at once: the same', async () => {

@@ -131,6 +131,12 @@ describe.each([
     const notes = await paidWithoutNotification(orders)
     // All 250 deliveries at once; the k-th copy of notification i goes to process (i + k) mod n.
     const answers = await Promise.all(notes.flatMap(({ body }, i) => Array.from({ length: DELIVERIES }, (_, k) => deliver(procs[(i + k) % processes].url, body))))
+    const refused = answers.filter((a) => a.text !== 'success')
+    if (refused.length) {
+      // Say why, from the servers' own logs, before the comparison fails.
+      const lines = procs.flatMap((p) => p.output().split('\n')).filter((l) => /error|refused|INVESTIGATE/.test(l))
+      throw new Error(`${refused.length} deliveries not acknowledged (${refused.map((a) => `${a.status} ${a.text}`).join(', ')}):\n${lines.join('\n')}`)
+    }
     expect(answers.map((a) => `${a.status} ${a.text}`)).toEqual(Array(ORDERS * DELIVERIES).fill('200 success'))
 
     const { payments } = await held()

@@ -185,13 +185,19 @@ async function openPostgresLedger(options) {
     async recordPayment(p) {
       try {
         return await transaction(async (client) => {
+          // No conflict target: two deliveries inserting at once collide on the primary key or
+          // on trade_no, whichever index is checked first, and either is "already recorded".
           const inserted = await client.query(
             `INSERT INTO payments (out_trade_no, trade_no, amount_cents, currency, source, notify_id, buyer_id, gmt_payment)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (out_trade_no) DO NOTHING RETURNING out_trade_no`,
+             ON CONFLICT DO NOTHING RETURNING out_trade_no`,
             [p.outTradeNo, p.tradeNo, p.amountCents, p.currency, p.source, p.notifyId || null, p.buyerId || null, p.gmtPayment || null],
           )
-          if (inserted.rowCount === 0) return 'duplicate'
+          if (inserted.rowCount === 0) {
+            const existing = await client.query('SELECT out_trade_no FROM payments WHERE out_trade_no = $1', [p.outTradeNo])
+            if (existing.rowCount === 1) return 'duplicate'
+            throw new LedgerError('ERR_LEDGER_DUPLICATE_TRADE', `trade ${p.tradeNo} is recorded for another order than ${p.outTradeNo}`)
+          }
           await pause('payment') // a test kills the process here: the transaction never commits
           await client.query(`UPDATE orders SET status = 'PAID', next_check_at = NULL WHERE out_trade_no = $1`, [p.outTradeNo])
           return 'recorded'
