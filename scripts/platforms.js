@@ -343,8 +343,32 @@ function testWorkspace(dest, installedFrom) {
   }
 }
 
-function jestArgs(extra = []) {
-  return ['node_modules/jest/bin/jest.js', '--ci', ...extra, '--testPathIgnorePatterns', ...HOST_ONLY_SUITES.map((s) => `/__test__/${s}\\.test\\.js$`)]
+function jestArgs(extra = [], skip = []) {
+  const ignored = [...HOST_ONLY_SUITES, ...skip].map((s) => `/__test__/${s}\\.test\\.js$`)
+  return ['node_modules/jest/bin/jest.js', '--ci', ...extra, '--testPathIgnorePatterns', ...ignored]
+}
+
+/**
+ * The PostgreSQL the example merchant's ledger suites use: $DATABASE_URL, else a throw-away
+ * server from scripts/postgres.sh (reachable from a chroot too: 127.0.0.1). Without one, those
+ * suites are left out, and the summary says so.
+ */
+function postgresForTests(label) {
+  const suites = fs.readdirSync(path.join(ROOT, '__test__')).filter((f) => f.endsWith('.test.js') && fs.readFileSync(path.join(ROOT, '__test__', f), 'utf8').includes('startPostgres('))
+  const names = suites.map((f) => f.replace(/\.test\.js$/, ''))
+  if (process.env.DATABASE_URL) return { env: { DATABASE_URL: process.env.DATABASE_URL }, skip: [], stop() {} }
+  const script = path.join(ROOT, 'scripts', 'postgres.sh')
+  const started = names.length && fs.existsSync(script) && spawnSync('bash', [script, 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  const url = started && started.status === 0 && /^export DATABASE_URL='([^']+)'$/m.exec(started.stdout)
+  const dir = started && /^export ALIPAYHK_PG_DIR='([^']+)'$/m.exec(started.stdout)
+  if (!url || !dir) {
+    if (names.length) {
+      log(`${label}: no PostgreSQL here (no DATABASE_URL; scripts/postgres.sh could not start one): leaving out ${names.join(', ')}`)
+      results.push({ check: `${label} jest`, leftOut: names.join(' ') })
+    }
+    return { env: {}, skip: names, stop() {} }
+  }
+  return { env: { DATABASE_URL: url[1] }, skip: [], stop: () => spawnSync('bash', [script, 'stop', dir[1]], { stdio: 'ignore' }) }
 }
 
 function jestSummary(label, r) {
@@ -394,8 +418,12 @@ async function checkMusl(arch) {
     results.push({ check: `${platform} install (npm in the chroot)`, seconds: install.seconds.toFixed(1), rsa2PerSecond: out.rsa2PerSecond })
 
     testWorkspace(path.join(chroot.root, 'work', 'tests'), app)
-    const jest = chroot.inRoot('/work/tests', jestArgs(), { allowFail: true })
-    jestSummary(platform, jest)
+    const pg = postgresForTests(platform)
+    try {
+      jestSummary(platform, chroot.inRoot('/work/tests', jestArgs([], pg.skip), { allowFail: true, env: pg.env }))
+    } finally {
+      pg.stop()
+    }
   } finally {
     await registry.close()
     chroot.cleanup()
@@ -419,8 +447,12 @@ async function checkArm64Gnu() {
 
     const tests = path.join(dir, 'tests')
     testWorkspace(tests, dir)
-    const jest = run(node, jestArgs(), { cwd: tests, env: { ...process.env, ...env }, allowFail: true })
-    jestSummary(platform, jest)
+    const pg = postgresForTests(platform)
+    try {
+      jestSummary(platform, run(node, jestArgs([], pg.skip), { cwd: tests, env: { ...process.env, ...env, ...pg.env }, allowFail: true }))
+    } finally {
+      pg.stop()
+    }
     fs.rmSync(dir, { recursive: true, force: true })
   } finally {
     await registry.close()
@@ -477,12 +509,17 @@ module.exports = (request, options) => {
     )
     fs.writeFileSync(path.join(tests, 'wasi-binding.js'), 'module.exports = globalThis.__alipayhkBinding\n')
     // --forceExit: the WASI runtime's worker threads outlive the tests.
-    const jest = run(
-      process.execPath,
-      jestArgs(['--forceExit', '--testEnvironment', path.join(tests, 'wasi-environment.js'), '--resolver', path.join(tests, 'wasi-resolver.js')]),
-      { cwd: tests, env: { ...process.env, NAPI_RS_FORCE_WASI: 'error' }, allowFail: true },
-    )
-    jestSummary(platform, jest)
+    const pg = postgresForTests(platform)
+    try {
+      const jest = run(
+        process.execPath,
+        jestArgs(['--forceExit', '--testEnvironment', path.join(tests, 'wasi-environment.js'), '--resolver', path.join(tests, 'wasi-resolver.js')], pg.skip),
+        { cwd: tests, env: { ...process.env, ...pg.env, NAPI_RS_FORCE_WASI: 'error' }, allowFail: true },
+      )
+      jestSummary(platform, jest)
+    } finally {
+      pg.stop()
+    }
     fs.rmSync(dir, { recursive: true, force: true })
   } finally {
     await registry.close()
@@ -515,7 +552,12 @@ async function checkNative() {
     results.push({ check: `${platform} install`, seconds: seconds.toFixed(1), rsa2PerSecond: out.rsa2PerSecond })
     const tests = path.join(dir, 'tests')
     testWorkspace(tests, dir)
-    jestSummary(platform, run(process.execPath, jestArgs(), { cwd: tests, allowFail: true }))
+    const pg = postgresForTests(platform)
+    try {
+      jestSummary(platform, run(process.execPath, jestArgs([], pg.skip), { cwd: tests, env: { ...process.env, ...pg.env }, allowFail: true }))
+    } finally {
+      pg.stop()
+    }
     fs.rmSync(dir, { recursive: true, force: true })
   } finally {
     await registry.close()
