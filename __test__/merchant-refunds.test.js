@@ -232,6 +232,41 @@ describe.each(['file', 'postgres'])('refunds and recovery on the %s ledger', (ki
     expect(simRefunds(order)).toEqual([[r, '12.00', 'SUCCESS']])
   })
 
+  test('a refund notification (refund_status_sync) settles a PENDING refund, once; one about a refund never asked for, or for another amount, changes nothing', async () => {
+    const order = await paidOrder(merchant, '20.00')
+    const r = rid('NOTIFIED')
+    sim.faults.add({ fault: 'cut', afterApply: true, service: 'forex_refund', outReturnNo: r, times: 3 })
+    expect((await post(merchant, `/orders/${order}/refunds`, refundBody(r, '4.00'))).status).toBe(202)
+    const crypto = require('node:crypto')
+    const notify = (params) =>
+      sim.sendNotification({
+        notifyUrl: merchant.notifyUrl,
+        signType: 'RSA2',
+        params: {
+          notify_time: '2024-05-01 12:00:00',
+          notify_type: 'refund_status_sync',
+          notify_id: crypto.randomBytes(16).toString('hex'),
+          out_trade_no: order,
+          out_return_no: r,
+          refund_status: 'REFUND_SUCCESS',
+          return_amount: '4.00',
+          currency: 'HKD',
+          ...params,
+        },
+      })
+    // Not ours, or not its amount: acknowledged, nothing recorded.
+    expect((await notify({ out_return_no: 'NEVER-ASKED' })).response).toBe('success')
+    expect((await notify({ return_amount: '40.00' })).response).toBe('success')
+    expect((await get(merchant, `/orders/${order}/refunds/${r}`)).status).toBe('PENDING')
+    // The genuine one, twice: SUCCESS, once; then a contradicting one changes nothing.
+    expect((await notify({})).response).toBe('success')
+    expect((await notify({})).response).toBe('success')
+    expect(await get(merchant, `/orders/${order}/refunds/${r}`)).toMatchObject({ status: 'SUCCESS' })
+    expect((await notify({ refund_status: 'REFUND_FAIL', error_code: 'X' })).response).toBe('success')
+    expect(await get(merchant, `/orders/${order}/refunds/${r}`)).toMatchObject({ status: 'SUCCESS' })
+    expect(logs.some((l) => l.includes(`INVESTIGATE: refund ${r} notified FAILED, recorded SUCCESS`))).toBe(true)
+  })
+
   test('a refund within Alipay\'s refund spacing (3 s per partner): PENDING, and the same request later makes it, once', async () => {
     const order = await paidOrder(merchant, '20.00')
     expect((await post(merchant, `/orders/${order}/refunds`, refundBody(rid('SP1'), '1.00'))).json().status).toBe('SUCCESS')

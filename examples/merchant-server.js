@@ -265,17 +265,16 @@ async function startMerchantServer(options = {}) {
 
   // --- notifications ---
 
-  async function expectedOrder(outTradeNo) {
-    const o = outTradeNo ? await ledger.order(outTradeNo) : null
-    return o ? { outTradeNo: o.outTradeNo, totalFee: fromCents(o.amountCents), currency: o.currency, sellerId: o.sellerId } : null
-  }
-
   // Answers `success` only once what the notification says is recorded; `fail` makes Alipay try again later.
   async function receiveNotify(req, res) {
     const raw = await readBody(req)
     // Verifies the raw body (decoded once, by the addon), looks the order up by the verified
     // out_trade_no, and applies the decision table.
-    const d = await alipay.handleNotify(raw, expectedOrder)
+    let order = null
+    const d = await alipay.handleNotify(raw, async (outTradeNo) => {
+      order = outTradeNo ? await ledger.order(outTradeNo) : null
+      return order && { outTradeNo: order.outTradeNo, totalFee: fromCents(order.amountCents), currency: order.currency, sellerId: order.sellerId }
+    })
     const answer = (text, why) => {
       if (why) log(why)
       sendText(res, text === 'success' ? 200 : 400, text)
@@ -298,11 +297,12 @@ async function startMerchantServer(options = {}) {
 
     switch (d.action) {
       case 'RECORD_PAYMENT': {
+        // The decision held total_fee and currency against the order: they are the order's.
         const recorded = await ledger.recordPayment({
-          outTradeNo: n.outTradeNo,
+          outTradeNo: order.outTradeNo,
           tradeNo: p.trade_no,
-          amountCents: toCents(p.total_fee),
-          currency: p.currency,
+          amountCents: order.amountCents,
+          currency: order.currency,
           source: 'notification',
           notifyId: p.notify_id,
           buyerId: p.buyer_id,
@@ -538,6 +538,7 @@ async function startMerchantServer(options = {}) {
 
   /** One pass of the recovery loop: due orders, then refunds left PENDING. */
   async function recoverNow() {
+    if (!gateway) return undefined
     if (pass) return pass
     pass = (async () => {
       const orders = await ledger.ordersToCheck({ limit: 20, againAfterMs: recovery.intervalMs, giveUpAfterMs: recovery.giveUpAfterMs })
