@@ -171,7 +171,7 @@ case "${1:-}" in
   url) cat "$(dir_of "${2:-}")/database-url" ;;
   bindir) find_bindir ;;
   *)
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac
