@@ -212,7 +212,7 @@ pub fn unix_secs_of(value: &Unknown<'_>, field: &str) -> Outcome<i64> {
         .into());
     }
     let ms: f64 = unsafe { value.cast::<napi::JsNumber>()? }.get_double()?;
-    if !ms.is_finite() || ms < 0.0 || ms > 4.1e15 {
+    if !ms.is_finite() || !(0.0..=4.1e15).contains(&ms) {
         return Err(Error::argument(
             field,
             format!("{field} is not a time (milliseconds since the epoch)"),

@@ -5,21 +5,22 @@
 //! OrderSigner), `notifications` (verifyNotify, VerifiedNotification, decideNotify),
 //! `order_str` (parseOrderStr, verifyOrderStr, verifyTradePayResult), `alipayhk` (the
 //! `AlipayHK` front), `keys` (every key argument); `convert` and `js_error` are shared, and
-//! `pool` is the async machinery, which knows nothing of Alipay.
+//! `pool` is the async machinery, which knows nothing of Alipay. The JS-facing modules are
+//! `pub` so that the test build (where napi-rs registers nothing) still sees them used.
 
 #![deny(clippy::all)]
 
-mod alipayhk;
+pub mod alipayhk;
 mod convert;
-mod gateway;
+pub mod gateway;
 mod js_error;
 mod keys;
-mod notifications;
-mod notify_checks;
-mod order_str;
-mod orders;
+pub mod notifications;
+pub mod notify_checks;
+pub mod order_str;
+pub mod orders;
 mod pool;
-mod reconcile;
+pub mod reconcile;
 mod records;
 
 use alipayhk_pay_core::merchant;
