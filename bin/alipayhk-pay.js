@@ -901,17 +901,43 @@ function centsText(cents) {
 }
 
 /**
+ * A payment of the example merchant's ledger as a merchant record: its amount (totalFee, or
+ * amountCents), its time (gmtPayment, Alipay's own, else when it was recorded). The file's
+ * `payment` entries and the PostgreSQL store's `payments()` rows (examples/ledger/) have these
+ * fields alike.
+ */
+function paymentRecord(p) {
+  const time = p.gmtPayment ?? hongKongTime(p.recordedAt ?? p.receivedAt)
+  return { kind: 'payment', outTradeNo: p.outTradeNo, amount: p.totalFee ?? p.amount ?? centsText(p.amountCents), currency: p.currency, time }
+}
+
+/**
+ * A refund of the example merchant's ledger as a merchant record, or null when it FAILED (no
+ * money moved). One still PENDING counts: if Alipay did not make it, it shows up as only in
+ * the books. Its time: when its result was recorded (settledAt), else when it was asked for.
+ * The file's `refund` entries (with their `refund_result`) and the store's `refunds()` rows
+ * have these fields alike.
+ */
+function refundRecord(r) {
+  if (r.status === 'FAILED') return null
+  const time = hongKongTime(r.settledAt ?? r.requestedAt)
+  return { kind: 'refund', outTradeNo: r.outTradeNo, outReturnNo: r.outReturnNo, amount: r.amount ?? centsText(r.amountCents), currency: r.currency, time }
+}
+
+/** Whether a record's time (YYYY-MM-DD HH:MM:SS) is on `day`; null: every day. A record without a time always counts. */
+const onDay = (day, time) => day === null || typeof time !== 'string' || time.slice(0, 10) === day
+
+/**
  * The merchant records in a ledger given as JSON lines, each with the line it came from. A line
  * is either a merchant record ({ kind, outTradeNo, outReturnNo?, amount, currency, time? }) or
- * an entry of the example merchant server's ledger (examples/merchant-server.js, ledger.jsonl):
- * `payment` entries are payments (amount totalFee, or amountCents; time gmtPayment), `refund`
- * entries are refunds unless a later `refund_result` says FAILED (time: when the result was
- * recorded, else when the refund was asked for); `order`, `closed` and other entries are not
- * money moved and are passed over. `day` ('YYYY-MM-DD' or null for every day) keeps the records
- * whose time is on that day, and the records without a time.
+ * an entry of the example merchant server's ledger (examples/ledger/file.js, ledger.jsonl):
+ * `payment` entries (paymentRecord), `refund` entries with the status of their later
+ * `refund_result` (refundRecord); `order`, `closed` and other entries are not money moved and
+ * are passed over. `day` ('YYYY-MM-DD', or null for every day) keeps the records of that day.
  *
- * Every source of records (a PostgreSQL ledger with --database-url, say) only needs to yield
- * the same { record, line } pairs.
+ * Another source of records (the PostgreSQL store, for a --database-url option) only needs to
+ * yield the same { record, line } pairs: paymentRecord of each `payments()` row and
+ * refundRecord of each `refunds()` row, with `line` null.
  */
 async function* ledgerFileRecords(file, day) {
   let fd
@@ -921,8 +947,7 @@ async function* ledgerFileRecords(file, day) {
     throw ioError(`cannot read the ledger from ${file} (${err.code || err.message})`, '--ledger')
   }
   const bad = (line, why) => new CliError(`${file} line ${line}: ${why}`, { code: 'ERR_ALIPAYHK_INVALID_ARGUMENT', field: '--ledger' })
-  const onDay = (time) => day === null || typeof time !== 'string' || time.slice(0, 10) === day
-  const refunds = new Map() // outReturnNo -> { entry, line, status, doneAt }
+  const refunds = new Map() // outReturnNo -> { refund, line }
   const lines = require('node:readline').createInterface({ input: fs.createReadStream(null, { fd }), crlfDelay: Infinity })
   let n = 0
   for await (const text of lines) {
@@ -936,27 +961,22 @@ async function* ledgerFileRecords(file, day) {
     }
     if (e === null || typeof e !== 'object' || Array.isArray(e)) throw bad(n, 'not a JSON object')
     if (Object.prototype.hasOwnProperty.call(e, 'kind')) {
-      if (onDay(e.time)) yield { record: e, line: n }
+      if (onDay(day, e.time)) yield { record: e, line: n }
     } else if (e.type === 'payment') {
-      const time = e.gmtPayment ?? hongKongTime(e.recordedAt ?? e.receivedAt)
-      const record = { kind: 'payment', outTradeNo: e.outTradeNo, amount: e.totalFee ?? e.amount ?? centsText(e.amountCents), currency: e.currency, time }
-      if (onDay(time)) yield { record, line: n }
+      const record = paymentRecord(e)
+      if (onDay(day, record.time)) yield { record, line: n }
     } else if (e.type === 'refund') {
-      refunds.set(e.outReturnNo, { entry: e, line: n, status: 'PENDING', doneAt: e.requestedAt })
+      refunds.set(e.outReturnNo, { refund: { ...e, status: 'PENDING', settledAt: undefined }, line: n })
     } else if (e.type === 'refund_result') {
       const r = refunds.get(e.outReturnNo)
-      if (r) Object.assign(r, { status: e.status, doneAt: e.settledAt ?? r.doneAt })
+      if (r) Object.assign(r.refund, { status: e.status, settledAt: e.settledAt })
     } else if (typeof e.type !== 'string') {
       throw bad(n, 'neither a merchant record { "kind", "outTradeNo", "amount", "currency", … } nor an entry of the example merchant server\'s ledger { "type", … }')
     }
   }
-  // A refund counts until it FAILED: one still PENDING is in the books (and shows up as only
-  // in the books if Alipay did not make it).
-  for (const { entry: e, line, status, doneAt } of refunds.values()) {
-    if (status === 'FAILED') continue
-    const time = hongKongTime(doneAt)
-    const record = { kind: 'refund', outTradeNo: e.outTradeNo, outReturnNo: e.outReturnNo, amount: e.amount ?? centsText(e.amountCents), currency: e.currency, time }
-    if (onDay(time)) yield { record, line }
+  for (const { refund, line } of refunds.values()) {
+    const record = refundRecord(refund)
+    if (record && onDay(day, record.time)) yield { record, line }
   }
 }
 
