@@ -327,7 +327,7 @@ describe('a file that breaks the format is a coded error naming the line and col
     return copy.join('\n')
   }
   const cases = [
-    ['Amount', '12.3', /"12\.3" is not an amount with exactly two decimals, e\.g\. 12\.30/],
+    ['Amount', '12.3', /"12\.3" is not an amount: digits, then a point and two decimals in Alipay's files \(e\.g\. 12\.30\)/],
     ['Amount', '', /is empty; an amount with two decimals is required/],
     ['Fee', '1e2', /e\.g\. 12\.30/],
     ['Settlement', '0.5', /two decimals/],

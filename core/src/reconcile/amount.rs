@@ -28,7 +28,7 @@ impl AmountError {
     pub fn describe(self) -> &'static str {
         match self {
             AmountError::Empty => "is empty; an amount with two decimals is required, e.g. 12.30",
-            AmountError::Format => "is not an amount with exactly two decimals, e.g. 12.30",
+            AmountError::Format => "is not an amount: digits, then a point and two decimals in Alipay's files (e.g. 12.30), at most two decimals in merchant records",
             AmountError::TooLarge => "has more than 12 digits before the decimal point",
         }
     }
