@@ -37,6 +37,23 @@ fn build<'env>(env: &'env Env, err: &Error) -> Result<Unknown<'env>> {
     Ok(object.to_unknown())
 }
 
+/// The JS error of a core error, with more properties.
+fn build_detailed(
+    env: &Env,
+    e: &Error,
+    extra: Vec<(&'static str, Extra)>,
+) -> Result<sys::napi_value> {
+    let value = build(env, e)?;
+    let mut object: Object = unsafe { value.cast()? };
+    for (name, value) in extra {
+        match value {
+            Extra::Text(t) => object.set(name, t)?,
+            Extra::Flag(b) => object.set(name, b)?,
+        }
+    }
+    Ok(object.raw())
+}
+
 /// Why a binding call failed: a rule of ours (a coded core error) or the JavaScript engine
 /// itself (an exception already pending, such as a getter that threw).
 pub enum Fail {
@@ -78,17 +95,10 @@ impl Fail {
     pub fn into_js(self, env: &Env) -> napi::Error {
         match self {
             Fail::Core(e) => to_js(env, e),
-            Fail::Detailed(e, extra) => match build(env, &e).and_then(|v| {
-                let mut object: Object = unsafe { v.cast()? };
-                for (name, value) in extra {
-                    match value {
-                        Extra::Text(t) => object.set(name, t)?,
-                        Extra::Flag(b) => object.set(name, b)?,
-                    }
+            Fail::Detailed(e, extra) => match build_detailed(env, &e, extra) {
+                Ok(value) => {
+                    napi::Error::from(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })
                 }
-                Ok(object.to_unknown())
-            }) {
-                Ok(value) => napi::Error::from(value),
                 Err(_) => napi::Error::new(Status::GenericFailure, e.message),
             },
             Fail::Js(e) => e,
@@ -100,7 +110,32 @@ pub type Outcome<T> = std::result::Result<T, Fail>;
 
 /// Runs a binding body and turns its failure into the JS error to throw.
 pub fn run<T>(env: &Env, body: impl FnOnce() -> Outcome<T>) -> napi::Result<T> {
-    guard(body).map_err(|f| f.into_js(env))
+    guard(body).map_err(|f| thrown(env, f))
+}
+
+/// The error a sync call throws.
+#[cfg(not(target_family = "wasm"))]
+fn thrown(env: &Env, fail: Fail) -> napi::Error {
+    fail.into_js(env)
+}
+
+/// The error a sync call throws. napi-rs keeps no reference to a JS error object on wasm
+/// (its `From<Unknown>` copies only the message there), which would lose `code` and `field`:
+/// the error is thrown here, and napi-rs leaves a pending exception as it is.
+#[cfg(target_family = "wasm")]
+fn thrown(env: &Env, fail: Fail) -> napi::Error {
+    let value = match fail {
+        Fail::Js(e) => return e,
+        Fail::Core(e) => build(env, &e).map(|v| (v.raw(), e.message)),
+        Fail::Detailed(e, extra) => build_detailed(env, &e, extra).map(|v| (v, e.message)),
+    };
+    match value {
+        Ok((raw, message)) => {
+            unsafe { sys::napi_throw(env.raw(), raw) };
+            napi::Error::new(Status::PendingException, message)
+        }
+        Err(e) => e,
+    }
 }
 
 /// Catches a panic (a bug of ours) so that it becomes an `ERR_ALIPAYHK_INTERNAL` error
