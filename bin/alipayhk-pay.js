@@ -49,6 +49,7 @@ Usage:
   alipayhk-pay verify-notify body.txt --alipay-public-key alipay_pub.pem
   alipayhk-pay keygen [--bits 2048] [--out dir]
   alipayhk-pay reconcile PID_fptrade_YYYYMMDD.csv --ledger data/ledger.jsonl [--settlement-batch FILE]
+  alipayhk-pay reconcile PID_fptrade_YYYYMMDD.csv --database-url postgres://… (the PostgreSQL ledger)
   alipayhk-pay query --out-trade-no NO <account>
   alipayhk-pay refund --out-trade-no NO --out-return-no NO --amount 12.50 --reason TEXT <account>
   alipayhk-pay refund-status --out-trade-no NO --out-return-no NO <account>
@@ -229,6 +230,7 @@ ${GATEWAY_EXIT}
 Usage:
   alipayhk-pay reconcile 2088…_fptrade_20240501.csv --ledger data/ledger.jsonl \\
     [--settlement-batch 2088…_settlebatch_20240501.csv] [--date YYYY-MM-DD|all] [--json]
+  alipayhk-pay reconcile 2088…_fptrade_20240501.csv --database-url postgres://user@host/shop
   cat 2088…_fptrade_20240501.csv | alipayhk-pay reconcile - --ledger data/ledger.jsonl --date 2024-05-01
 
 FILE is the transaction file Alipay drops by SFTP each day (PID_fptrade_YYYYMMDD.csv, or a
@@ -241,6 +243,9 @@ Options:
                             result says FAILED), or one record per line { "kind": "payment" |
                             "refund", "outTradeNo", "outReturnNo" (refunds), "amount": "12.30",
                             "currency": "HKD", "time": "YYYY-MM-DD HH:MM:SS" (optional) }
+  --database-url URL        instead of --ledger: the example merchant server's PostgreSQL ledger
+                            (examples/ledger/, its payments and refunds tables; needs the pg
+                            package: npm install pg). One of --ledger and --database-url
   --date YYYY-MM-DD|all     compare the records of this day (by their time, Hong Kong time;
                             records without a time always count); by default the day in FILE's
                             name; all: every record of the ledger
@@ -935,9 +940,8 @@ const onDay = (day, time) => day === null || typeof time !== 'string' || time.sl
  * `refund_result` (refundRecord); `order`, `closed` and other entries are not money moved and
  * are passed over. `day` ('YYYY-MM-DD', or null for every day) keeps the records of that day.
  *
- * Another source of records (the PostgreSQL store, for a --database-url option) only needs to
- * yield the same { record, line } pairs: paymentRecord of each `payments()` row and
- * refundRecord of each `refunds()` row, with `line` null.
+ * The PostgreSQL store (--database-url) yields the same { record, line } pairs:
+ * ledgerDatabaseRecords.
  */
 async function* ledgerFileRecords(file, day) {
   let fd
@@ -977,6 +981,56 @@ async function* ledgerFileRecords(file, day) {
   for (const { refund, line } of refunds.values()) {
     const record = refundRecord(refund)
     if (record && onDay(day, record.time)) yield { record, line }
+  }
+}
+
+/**
+ * The merchant records of the example merchant server's PostgreSQL ledger (examples/ledger/,
+ * openLedger({ databaseUrl })): paymentRecord of each `payments()` row, refundRecord of each
+ * `refunds()` row, with `line` null. `pg` is a devDependency of this package: loaded here, only
+ * for --database-url, and when it is missing the command says how to install it.
+ */
+async function* ledgerDatabaseRecords(databaseUrl, day) {
+  try {
+    require('pg')
+  } catch (err) {
+    throw usage(`--database-url needs the PostgreSQL client package pg, which is not installed: npm install pg (${err.code || err.message})`, '--database-url')
+  }
+  const { openLedger } = require('../examples/ledger')
+  let ledger
+  try {
+    ledger = await openLedger({ databaseUrl, connectTimeoutMs: 10_000, poolSize: 2 })
+  } catch (err) {
+    // The ledger's message names the URL with its password replaced.
+    throw ioError(err.message, '--database-url')
+  }
+  let payments, refunds
+  try {
+    payments = await ledger.payments()
+    refunds = await ledger.refunds()
+  } catch (err) {
+    throw ioError(`cannot read the ledger's payments and refunds at ${redactUrl(databaseUrl)} (${err.code || err.message})`, '--database-url')
+  } finally {
+    await ledger.close().catch(() => {})
+  }
+  for (const p of payments) {
+    const record = paymentRecord(p)
+    if (onDay(day, record.time)) yield { record, line: null }
+  }
+  for (const r of refunds) {
+    const record = refundRecord(r)
+    if (record && onDay(day, record.time)) yield { record, line: null }
+  }
+}
+
+/** A database URL with its password replaced, to print. */
+function redactUrl(url) {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    return u.toString()
+  } catch {
+    return '(a --database-url that is not a URL)'
   }
 }
 
@@ -1077,7 +1131,7 @@ function reportText(report, { file, ledger, day, settlementBatch }) {
 }
 
 async function cmdReconcile(argv) {
-  const args = parseArgs(argv, { ledger: 'string', 'settlement-batch': 'string', date: 'string', 'list-limit': 'string' })
+  const args = parseArgs(argv, { ledger: 'string', 'database-url': 'string', 'settlement-batch': 'string', date: 'string', 'list-limit': 'string' })
   const { options, positionals } = args
   if (options.help) return print(HELP.reconcile)
   if (positionals.length !== 1) {
@@ -1089,7 +1143,19 @@ async function cmdReconcile(argv) {
     )
   }
   const [file] = positionals
-  const ledger = required(options, 'ledger', 'the merchant\'s books as JSON lines: the example merchant server\'s ledger.jsonl, or one record { "kind", "outTradeNo", "outReturnNo"?, "amount", "currency", "time"? } per line')
+  const databaseUrl = options['database-url']
+  if (databaseUrl !== undefined && options.ledger !== undefined) throw usage('give --ledger FILE or --database-url URL, not both', '--database-url')
+  if (databaseUrl !== undefined && !/^postgres(?:ql)?:\/\/./.test(databaseUrl)) {
+    throw usage(`--database-url must be a PostgreSQL URL, postgres://user:password@host:5432/database, not ${JSON.stringify(redactUrl(databaseUrl))}`, '--database-url')
+  }
+  const ledger =
+    databaseUrl !== undefined
+      ? redactUrl(databaseUrl)
+      : required(
+          options,
+          'ledger',
+          'the merchant\'s books as JSON lines: the example merchant server\'s ledger.jsonl, or one record { "kind", "outTradeNo", "outReturnNo"?, "amount", "currency", "time"? } per line (or --database-url URL: the PostgreSQL ledger)',
+        )
   let day
   if (options.date === 'all') day = null
   else if (options.date !== undefined) {
@@ -1122,7 +1188,8 @@ async function cmdReconcile(argv) {
   // named by its line.
   const lineOf = []
   async function* records() {
-    for await (const { record, line } of ledgerFileRecords(ledger, day)) {
+    const source = databaseUrl !== undefined ? ledgerDatabaseRecords(databaseUrl, day) : ledgerFileRecords(ledger, day)
+    for await (const { record, line } of source) {
       lineOf.push(line)
       yield record
     }
@@ -1136,7 +1203,7 @@ async function cmdReconcile(argv) {
       err.message = `${err.file === 'settlementBatch' ? options['settlement-batch'] : file === '-' ? 'stdin' : file}: ${err.message}`
     } else if (err && err.code === 'ERR_ALIPAYHK_INVALID_ARGUMENT' && /^merchantRecords\[(\d+)\]/.test(err.field || '')) {
       const i = Number(/^merchantRecords\[(\d+)\]/.exec(err.field)[1])
-      err.message = `${ledger} line ${lineOf[i]}: ${err.message}`
+      err.message = lineOf[i] === null ? `${ledger}: ${err.message}` : `${ledger} line ${lineOf[i]}: ${err.message}`
     } else if (err && typeof err.syscall === 'string') {
       throw ioError(`reading ${err.path || (file === '-' ? 'stdin' : file)} failed (${err.code || err.message})`, null)
     }
