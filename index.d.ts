@@ -75,6 +75,16 @@ export interface AlipayHKError extends Error {
   code: ErrorCode
   /** The parameter or argument at fault, when there is one. */
   field?: string
+  /** `ERR_ALIPAYHK_GATEWAY_ERROR`: the gateway's own code (`RETURN_AMOUNT_EXCEED`, `ILLEGAL_PARTNER_EXTERFACE`, …). */
+  gatewayError?: string
+  /** `ERR_ALIPAYHK_GATEWAY_ERROR`: what usually causes that code. */
+  explanation?: string
+  /** `ERR_ALIPAYHK_GATEWAY_ERROR`: whether asking again may help (`SYSTEM_ERROR`). */
+  retryable?: boolean
+  /** `ERR_ALIPAYHK_REPLY_SIGNATURE`: why the reply's signature did not verify (`BAD_SIGNATURE`, …). */
+  reason?: string
+  /** `ERR_ALIPAYHK_GATEWAY_UNREACHABLE`: the network error underneath. */
+  cause?: unknown
 }
 
 /** An RSA public key: SubjectPublicKeyInfo PEM or bare base64 (`MIGf…`, `MIIBIj…`), PKCS#1 PEM, or DER bytes. */

@@ -4,12 +4,12 @@
 use crate::convert::text_arg;
 use crate::convert::{describe, is_nullish};
 use crate::js_error::{run, Outcome};
-use crate::keys::{md5_key_of, public_keys_of, sign_types_of, signer_of_object};
+use crate::keys::{public_keys_of, sign_types_of, signer_of_object};
 use crate::notifications::{notify_body_of, notify_result, verify_notify_with};
 use crate::order_str::trade_pay_result;
 use crate::records::{options_of, own_key_names, param_value_of, params_of};
 use alipayhk_pay_core::merchant::{self, Merchant, Order};
-use alipayhk_pay_core::{order_str, Error, OrderParams, SignType, Signer, VerifyKey};
+use alipayhk_pay_core::{order_str, Error, OrderParams, Signer, VerifyKey};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::sync::Arc;
@@ -123,40 +123,15 @@ impl AlipayHK {
             let merchant = Merchant::new(&partner, seller_id.as_deref())?;
             let signer = signer_of_object(&object, "config")?;
             let alipay_public: Unknown = crate::convert::own_field(&object, "alipayPublicKey")?;
-            let md5 = || -> Outcome<_> {
-                let md5: Unknown = crate::convert::own_field(&object, "md5Key")?;
-                md5_key_of(&md5, "config.md5Key")
-            };
-            let key = if !is_nullish(&alipay_public)? {
-                let key = public_keys_of(&alipay_public, "config.alipayPublicKey")?;
-                key.refuse_own_key(signer.public_key_der(), "config.alipayPublicKey")?;
-                Some(if signer.sign_type() == SignType::Md5 {
-                    key.with_md5(md5()?)
-                } else {
-                    key
-                })
-            } else if signer.sign_type() == SignType::Md5 {
-                Some(VerifyKey::md5(md5()?))
-            } else {
+            let alipay_rsa = if is_nullish(&alipay_public)? {
                 None
+            } else {
+                Some(public_keys_of(&alipay_public, "config.alipayPublicKey")?)
             };
-            // Messages from Alipay are accepted in the configured sign type only, unless the
-            // account widens it (a migration between RSA and RSA2).
             let accept: Unknown = crate::convert::own_field(&object, "acceptSignTypes")?;
-            let accepted = sign_types_of(&env, &accept, "config.acceptSignTypes")?
-                .unwrap_or_else(|| vec![signer.sign_type()]);
-            let alipay_key = match key {
-                Some(k) => Some(Arc::new(k.accept(&accepted, "config.acceptSignTypes")?)),
-                None if !is_nullish(&accept)? => {
-                    return Err(Error::with_field(
-                        alipayhk_pay_core::ErrorCode::SignType,
-                        "config.acceptSignTypes",
-                        "config.acceptSignTypes names the sign types of messages from Alipay, but no alipayPublicKey was given to check them",
-                    )
-                    .into())
-                }
-                None => None,
-            };
+            let accept = sign_types_of(&env, &accept, "config.acceptSignTypes")?;
+            let alipay_key =
+                merchant::alipay_verify_key(&signer, alipay_rsa, accept.as_deref())?.map(Arc::new);
             let gateway = crate::gateway::gateway_config_of(&object, &merchant.partner, "config")?;
             Ok(AlipayHK {
                 merchant,

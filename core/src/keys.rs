@@ -598,6 +598,7 @@ impl RsaPublicKey {
 }
 
 /// The shared secret of MD5 signing: 32 letters and digits as issued by Alipay.
+#[derive(Clone)]
 pub struct Md5Key(Zeroizing<String>);
 
 impl fmt::Debug for Md5Key {

@@ -30,6 +30,42 @@ impl Merchant {
     }
 }
 
+/// The keys that check what Alipay sends to an account (`AlipayHK`): Alipay's RSA public
+/// keys (several during a rotation), and an MD5 account's own MD5 key. Alipay's keys may not
+/// include the merchant's own public key (the most common cause of failed verification). The
+/// sign types accepted are the account's own unless `accept` widens them (a migration between
+/// RSA and RSA2): a notification labelled `RSA` is not checked with SHA-1 for an `RSA2`
+/// account. `None` when the account holds nothing that could check a message.
+pub fn alipay_verify_key(
+    signer: &crate::Signer,
+    alipay_rsa: Option<crate::VerifyKey>,
+    accept: Option<&[crate::SignType]>,
+) -> crate::Result<Option<crate::VerifyKey>> {
+    let key = match (alipay_rsa, signer.md5_key()) {
+        (Some(rsa), md5) => {
+            rsa.refuse_own_key(signer.public_key_der(), "config.alipayPublicKey")?;
+            Some(match md5 {
+                Some(k) => rsa.with_md5(k.clone()),
+                None => rsa,
+            })
+        }
+        (None, Some(k)) => Some(crate::VerifyKey::md5(k.clone())),
+        (None, None) => None,
+    };
+    match (key, accept) {
+        (Some(k), accept) => {
+            let own = [signer.sign_type()];
+            Ok(Some(k.accept(accept.unwrap_or(&own), "config.acceptSignTypes")?))
+        }
+        (None, Some(_)) => Err(crate::Error::with_field(
+            crate::ErrorCode::SignType,
+            "config.acceptSignTypes",
+            "config.acceptSignTypes names the sign types of messages from Alipay, but no alipayPublicKey was given to check them",
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
 /// The partner ID by the one `partner` rule of the rules table.
 pub fn check_partner(partner: &str) -> crate::Result<()> {
     let rule = crate::rules::rule_for("partner")

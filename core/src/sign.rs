@@ -151,6 +151,14 @@ impl Signer {
         }
     }
 
+    /// The MD5 key of an MD5 signer (it also checks what Alipay signs with MD5).
+    pub fn md5_key(&self) -> Option<&Md5Key> {
+        match &self.key {
+            Key::Md5(k) => Some(k),
+            Key::Rsa(_) => None,
+        }
+    }
+
     /// The merchant's public key as SubjectPublicKeyInfo DER (RSA only).
     pub fn public_key_der(&self) -> Option<&[u8]> {
         match &self.key {
