@@ -1,5 +1,8 @@
 //! `AlipayHK`, from JavaScript: the front most merchants use. One account's keys parsed once; typed orders
 //! in, orderStr out; notifications and tradePay results checked with Alipay's key.
+//!
+//! Why it is a little over 400 lines: each method of the class is declared here with its
+//! TypeScript signature and doc comment, which napi-rs needs beside the method.
 
 use crate::convert::text_arg;
 use crate::convert::{describe, is_nullish};

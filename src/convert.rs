@@ -1,4 +1,8 @@
 //! JavaScript values in, core types out. No protocol rules here: only shapes and types.
+//!
+//! Why it is long: every way a value is read from JavaScript is here once (strings through a
+//! stack buffer without a length query, lone surrogates, byte views of Buffers and typed
+//! arrays, `describe` for messages), so no other file calls napi for a value's text.
 
 use crate::js_error::Outcome;
 use crate::keys::KeyBytes;

@@ -3,6 +3,10 @@
 //! and `parseGatewayReply` checks what came back. No I/O here (lib/gateway.js sends with
 //! `fetch`); every rule, the reply signature and the typed outcome are the core's
 //! (core/src/gateway/).
+//!
+//! Why it is long: the typed replies (`GatewayReply`, `GatewayTrade`, `GatewayRefund`) are
+//! `#[napi(object)]` structs so their TypeScript types are generated, and each core outcome is
+//! converted to them here, with the settings and `expected` read from own properties.
 
 use crate::convert::{byte_view, describe, is_nullish, own_field, text_arg};
 use crate::js_error::{run, Extra, Fail, Outcome};

@@ -2,6 +2,10 @@
 //! in, the transaction file's bytes pushed in chunks, the report out) and the one-shot
 //! `reconcile`. Conversion only: parsing the files, matching and the totals are the core's
 //! (core/src/reconcile/). Alipay's rows never become JavaScript objects; only the report does.
+//!
+//! Why it is long: the report's TypeScript types are generated from Rust, so each struct of
+//! the core's report is mirrored here as a `#[napi(object)]` struct and converted field by
+//! field; the records reader follows the own-property rules of `records.rs`.
 
 use crate::convert::{byte_view, describe, is_nullish, string_of, text_if_string, Text};
 use crate::js_error::{run, Extra, Fail, Outcome};
