@@ -119,39 +119,32 @@ async function readCapped(response) {
 }
 
 /**
- * Sends `request` and returns the reply's bytes. Network errors, time-outs and HTTP 5xx are
- * tried again (`retries` times, with doubling back-off); anything else is returned or thrown
- * at once. The caller's `signal` ends it all with an AbortError.
+ * Sends `request` once and returns the reply's bytes. A network error, a time-out or an
+ * HTTP 5xx is `ERR_ALIPAYHK_GATEWAY_UNREACHABLE` (the caller decides whether to try again);
+ * the caller's `signal` ends it with an AbortError.
  */
 async function send(request, http, signal) {
   const doFetch = http.fetch || globalThis.fetch
-  let last
-  for (let attempt = 0; attempt <= http.retries; attempt++) {
-    if (attempt > 0) await sleep(http.backoffMs * 2 ** (attempt - 1), signal)
+  if (signal && signal.aborted) throw abortError(signal)
+  const timeout = AbortSignal.timeout(http.timeoutMs)
+  const both = signal ? anySignal(signal, timeout) : timeout
+  let res
+  try {
+    res = await doFetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body === undefined || request.body === null ? undefined : request.body,
+      signal: both,
+      redirect: 'error',
+    })
+    if (res.status < 500) return await readCapped(res)
+  } catch (err) {
     if (signal && signal.aborted) throw abortError(signal)
-    const timeout = AbortSignal.timeout(http.timeoutMs)
-    const both = signal ? anySignal(signal, timeout) : timeout
-    try {
-      const res = await doFetch(request.url, {
-        method: request.method,
-        headers: request.headers,
-        body: request.body === undefined || request.body === null ? undefined : request.body,
-        signal: both,
-        redirect: 'error',
-      })
-      if (res.status >= 500) {
-        await res.body?.cancel?.().catch(() => {})
-        last = unreachable(request, `HTTP ${res.status}`)
-        continue
-      }
-      return await readCapped(res)
-    } catch (err) {
-      if (signal && signal.aborted) throw abortError(signal)
-      if (err && err.code === 'ERR_ALIPAYHK_MALFORMED_REPLY') throw err
-      last = unreachable(request, timeout.aborted ? `no answer within ${http.timeoutMs} ms` : (err && err.message) || String(err), err)
-    }
+    if (err && err.code === 'ERR_ALIPAYHK_MALFORMED_REPLY') throw err
+    throw unreachable(request, timeout.aborted ? `no answer within ${http.timeoutMs} ms` : (err && err.message) || String(err), err)
   }
-  throw last
+  await res.body?.cancel?.().catch(() => {})
+  throw unreachable(request, `HTTP ${res.status}`)
 }
 
 /**
@@ -167,7 +160,7 @@ async function call(alipay, http, service, params, expected, signal, state = {})
     if (attempt > 0) await sleep(http.backoffMs * 2 ** (attempt - 1), signal)
     let body
     try {
-      body = await send(request, { ...http, retries: 0 }, signal)
+      body = await send(request, http, signal)
     } catch (err) {
       if (err.code !== 'ERR_ALIPAYHK_GATEWAY_UNREACHABLE') throw err
       state.lost = true
