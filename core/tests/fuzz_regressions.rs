@@ -173,7 +173,7 @@ fn sample_params(text: &str) -> Vec<(String, String)> {
 
 /// The committed seed corpus in `fuzz/seeds/` is exactly what this writer makes (signatures
 /// are deterministic). Regenerate it with
-/// `ALIPAYHK_WRITE_FUZZ_SEEDS=1 cargo test --test fuzz_regressions seed_corpus`.
+/// `ALIPAYHK_WRITE_FUZZ_SEEDS=1 cargo test -p alipayhk-pay-core --test core fuzz_regressions::the_committed_seed_corpus`.
 #[test]
 fn the_committed_seed_corpus_is_what_the_seed_writer_makes() {
     let write = std::env::var("ALIPAYHK_WRITE_FUZZ_SEEDS").as_deref() == Ok("1");

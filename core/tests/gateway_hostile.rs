@@ -2,7 +2,7 @@
 //! duplicate elements, truncated XML, HTML error pages, empty bodies. Each is a coded error,
 //! in bounded time, never a panic and never a trade (let alone PAID).
 
-mod gateway_support;
+use crate::gateway_support;
 
 use alipayhk_pay_core::gateway::{
     parse_gateway_reply, parse_notify_verify_reply, parse_refund_query_reply, parse_refund_reply,

@@ -2,7 +2,7 @@
 //! payment notification) told apart from payment notifications, and the `notify_verify`
 //! answer (protocol §8.6).
 
-mod gateway_support;
+use crate::gateway_support;
 
 use alipayhk_pay_core::gateway::{
     parse_notify_verify_reply, refund_notification, NotifyVerifyOutcome, RefundNotifyResult,

@@ -4,7 +4,7 @@
 //! field, an added or removed field, or the merchant's own key fails with a reason; layout
 //! does not matter; GBK decodes; masked values stay masked.
 
-mod gateway_support;
+use crate::gateway_support;
 
 use alipayhk_pay_core::gateway::{
     parse_gateway_reply, parse_refund_query_reply, parse_refund_reply, parse_reply,

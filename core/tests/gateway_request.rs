@@ -2,7 +2,7 @@
 //! random parameter sets (gateway_fixtures/requests.json, see make.py), and the rules of each
 //! service's table with their coded errors.
 
-mod gateway_support;
+use crate::gateway_support;
 
 use alipayhk_pay_core::gateway::request::sign_content;
 use alipayhk_pay_core::gateway::{

@@ -1,7 +1,7 @@
 //! docs/protocol.md §6: the key formats merchants hold, and the keys that must be refused.
 //! No error message and no `Debug` output may show key material.
 
-mod common;
+use crate::common;
 
 use alipayhk_pay_core::{
     ErrorCode, KeyInput, Md5Key, RsaPrivateKey, RsaPublicKey, SignType, Signer,

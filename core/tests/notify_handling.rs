@@ -2,7 +2,7 @@
 //! Alipay's keys during a rotation, one verdict for a body with a final line ending, and the
 //! decision table (docs/protocol.md §4 and §4.1).
 
-mod common;
+use crate::common;
 
 use alipayhk_pay_core::merchant::ExpectedOrder;
 use alipayhk_pay_core::notify::{

@@ -1,6 +1,6 @@
 //! docs/protocol.md §3: how the checked parameters become the pre-sign string.
 
-mod common;
+use crate::common;
 
 use alipayhk_pay_core::{BuildOptions, ErrorCode, OrderParams, ParamValue, SignType};
 use common::*;

@@ -2,7 +2,7 @@
 //! tolerantly (the documented quirks) and strictly (what matters), in chunks cut anywhere;
 //! and reconciliation against the merchant's records.
 
-mod reconcile_support;
+use crate::reconcile_support;
 
 use alipayhk_pay_core::reconcile::{
     parse_settlement_batches, read_settlement_batches, reconcile, reconcile_reader, Amount,

@@ -4,7 +4,7 @@
 //! The time is printed (`--nocapture`), not asserted; `examples/reconcile_speed.rs` times a
 //! release build.
 
-mod reconcile_support;
+use crate::reconcile_support;
 
 use alipayhk_pay_core::reconcile::{Amount, Currency, Kind, Reconciler, TransactionParser};
 use reconcile_support::SAMPLE_HEADER;

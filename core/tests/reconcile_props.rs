@@ -3,7 +3,7 @@
 //! give rows or a coded error, never a panic; and reconciling agrees with a plain reference
 //! implementation (its per-day totals read back with the `csv` crate's own reader).
 
-mod reconcile_support;
+use crate::reconcile_support;
 
 use alipayhk_pay_core::reconcile::{
     reconcile_reader, Amount, Currency, Issue, Kind, MerchantRecord, Status, TransactionParser,

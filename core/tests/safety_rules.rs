@@ -1,7 +1,7 @@
 //! The safety rules: they keep `key="value"&…` unambiguous, so they hold with `strict: false`
 //! as well as with `strict: true` (docs/protocol.md §3.3, "No escaping").
 
-mod common;
+use crate::common;
 
 use alipayhk_pay_core::params::amount_cents;
 use alipayhk_pay_core::{ErrorCode, ParamValue};

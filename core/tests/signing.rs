@@ -2,7 +2,7 @@
 //! byte for byte with what openssl and md5sum computed (fixtures/make-fixtures.sh), and the
 //! orderStr that carries them.
 
-mod common;
+use crate::common;
 
 use alipayhk_pay_core::sign::{encode_uri_component, verify_pkcs1v15};
 use alipayhk_pay_core::{

@@ -1,7 +1,7 @@
 //! The strict rules: docs/protocol.md §2, the AlipayHK request parameters, row by row.
 //! Each test starts from a complete valid order and changes one thing.
 
-mod common;
+use crate::common;
 
 use alipayhk_pay_core::{ErrorCode, ParamValue};
 use common::*;

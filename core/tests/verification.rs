@@ -1,7 +1,7 @@
 //! Checking what comes back: form decoding, notifications, tradePay results, and reading an
 //! orderStr back (docs/protocol.md §4 and §5).
 
-mod common;
+use crate::common;
 
 use alipayhk_pay_core::form::{decode_form, FormError};
 use alipayhk_pay_core::merchant::{
