@@ -304,12 +304,13 @@ describe('7 and 8. every export works by name from ESM and CommonJS, and types a
   })
 
   test('TypeScript with module nodenext compiles an ESM and a CommonJS consumer, and refuses wrong shapes', () => {
+    // One compiler run over the two consumers and the misuses (tsconfig.bad.json names all three
+    // files, with the full library check): each marked line of bad.mts has its own error, and
+    // there is no other error anywhere, so esm.mts and cjs.cts compile clean.
     const dir = path.join(root, '__test__', 'types-nodenext')
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
-    const r = spawnSync(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.json')], { encoding: 'utf8' })
-    expect(r.stdout + r.stderr).toBe('')
-    expect(r.status).toBe(0)
     const bad = spawnSync(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.bad.json')], { encoding: 'utf8' })
+    expect(bad.stderr).toBe('')
     const errors = bad.stdout.split('\n').filter((l) => /error TS/.test(l))
     const lines = fs
       .readFileSync(path.join(dir, 'bad.mts'), 'utf8')
@@ -317,6 +318,7 @@ describe('7 and 8. every export works by name from ESM and CommonJS, and types a
       .map((l, i) => (l.includes('// @error') ? i + 1 : 0))
       .filter(Boolean)
     expect(lines.length).toBeGreaterThan(5)
+    expect(errors.filter((e) => !e.startsWith('__test__/types-nodenext/bad.mts(') && !e.includes('bad.mts('))).toEqual([])
     for (const line of lines) expect(errors.some((e) => e.includes(`bad.mts(${line},`))).toBe(true)
     expect(errors.length).toBe(lines.length)
   })

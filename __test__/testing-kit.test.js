@@ -300,6 +300,8 @@ describe('types: testing/index.d.ts', () => {
         compilerOptions: {
           strict: true,
           noEmit: true,
+          // As most projects set it; testing/index.d.ts itself is checked in full by test:types.
+          skipLibCheck: true,
           target: 'ES2020',
           module: 'commonjs',
           moduleResolution: 'node',
@@ -335,7 +337,6 @@ describe('types: testing/index.d.ts', () => {
   `
 
   test('a merchant\'s TypeScript test compiles under strict; misuses do not', () => {
-    expect(typeCheck(good)).toBe('')
     const misuses = [
       ['sampleNotification({ total_fee: 28 })', 'TS2322'],
       ['signNotification(sampleNotification(), {})', 'TS2345'],
@@ -344,7 +345,8 @@ describe('types: testing/index.d.ts', () => {
       ['startSimulator({ retryDelaysMs: 50 })', 'TS2322'],
       ["TEST_KEYS.alipayPublicKey = 'x'", 'TS2540'],
     ]
-    // One compiler run: each misuse on its own line, each line must carry its own error.
+    // One compiler run: each misuse on its own line, each line must carry its own error, and
+    // those are the only errors (the merchant's test above them compiles clean).
     const first = good.split('\n').length + 1
     const out = typeCheck(good + '\n' + misuses.map(([m]) => m).join('\n') + '\n')
     misuses.forEach(([misuse, code], i) => {
