@@ -1,4 +1,7 @@
-// The `alipayhk-pay` command, run for real in a child process: `node bin/alipayhk-pay.js …`.
+// The `alipayhk-pay` command. Most command lines run in this process (the command's runWith:
+// the same code, its output and exit code captured, in the scratch folder as the current
+// directory), which spares a Node start-up per run; the block 'as a real process' at the end
+// runs `node bin/alipayhk-pay.js …` for real: exit codes, a pipe on stdin, the shebang file.
 'use strict'
 
 const { spawnSync } = require('node:child_process')
@@ -57,7 +60,23 @@ function write(name, content) {
   return file
 }
 
+const { runWith } = require(BIN)
+
+/** A command line run in this process with `input` on stdin (a pipe), from the scratch folder. */
 function run(args, input) {
+  const cwd = process.cwd()
+  process.chdir(scratch)
+  try {
+    const r = runWith(args, { stdin: input ?? '' })
+    if (typeof r.then === 'function') throw new Error(`${args[0]} waits: use runAsync`)
+    return r
+  } finally {
+    process.chdir(cwd)
+  }
+}
+
+/** The same as a child process: `node bin/alipayhk-pay.js …` with `input` piped to stdin. */
+function spawnCli(args, input) {
   const r = spawnSync(process.execPath, [BIN, ...args], { input: input ?? '', encoding: 'utf8', cwd: scratch, timeout: 20000 })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
@@ -613,7 +632,16 @@ describe('alipayhk-pay query, refund, refund-status (against the simulator on 12
   })
   afterEach(() => sim.faults.clear())
 
-  function runAsync(args) {
+  async function runAsync(args) {
+    const cwd = process.cwd()
+    process.chdir(scratch)
+    try {
+      return await runWith(args)
+    } finally {
+      process.chdir(cwd)
+    }
+  }
+  function spawnAsync(args) {
     return new Promise((resolve) => {
       execFile(process.execPath, [BIN, ...args], { cwd: scratch, encoding: 'utf8', timeout: 20000 }, (err, stdout, stderr) => {
         resolve({ code: err ? err.code : 0, stdout, stderr })
@@ -819,5 +847,55 @@ describe('alipayhk-pay query, refund, refund-status (against the simulator on 12
     const main = (await runAsync(['--help'])).stdout
     for (const command of ['query', 'refund', 'refund-status']) expect(main).toContain(`alipayhk-pay ${command} `)
     expect(main).toMatch(/query, refund and\s+refund-status read no input/)
+  })
+
+  describe('as a real process (node bin/alipayhk-pay.js): the same output, the exit code set by the process', () => {
+    const params = JSON.stringify(PARAMS)
+    const signArgs = ['sign', '--key', MERCHANT_PRIVATE_FILE, '--sign-type', 'RSA2']
+
+    test('sign reads a pipe on stdin when no FILE is named: exit 0, exactly what the run in this process printed', () => {
+      const child = spawnCli(signArgs, params)
+      expect(child).toMatchObject({ code: 0, stderr: '' })
+      expect(child.stdout).toBe(run(signArgs, params).stdout)
+      verifyRsa(child.stdout.trim(), 'sha256')
+    })
+
+    test('bad usage is exit 2 with one line on stderr, or the JSON error on stdout with --json', () => {
+      expectUsageError(spawnCli(['sign', '--key', MERCHANT_PRIVATE_FILE], params), /--sign-type is required/)
+      const json = spawnCli([...signArgs.slice(0, 1), '--json', '--bits', '1'], params)
+      expect(json.code).toBe(2)
+      expect(json.stderr).toBe('')
+      expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: expect.stringMatching(/^ERR_ALIPAYHK_/) } })
+      expect(spawnCli(['qeury']).code).toBe(2)
+    })
+
+    test('verify-notify: exit 0 for a genuine notification, exit 1 for one changed after signing', () => {
+      const body = signedNotifyBody({ out_trade_no: 'P-1', trade_status: 'TRADE_FINISHED', total_fee: '1.00', notify_id: 'n1', notify_time: '2024-05-01 12:00:00' }, 'RSA2', {
+        privateKey: fs.readFileSync(ALIPAY_PRIVATE_FILE, 'utf8'),
+      })
+      const args = ['verify-notify', '-', '--alipay-public-key', ALIPAY_PUBLIC_FILE]
+      expect(spawnCli(args, body)).toMatchObject({ code: 0, stdout: run(args, body).stdout })
+      const changed = spawnCli(args, body.replace('total_fee=1.00', 'total_fee=9.00'))
+      expect(changed.code).toBe(1)
+      expect(changed.stdout).toBe(run(args, body.replace('total_fee=1.00', 'total_fee=9.00')).stdout)
+    })
+
+    test('query, which waits for the gateway: exit 0 for the state --expect names, 1 for another, 1 when nothing answers', async () => {
+      const paid = await order('pay', '12.00')
+      const query = ['query', '--out-trade-no', paid.outTradeNo, ...account()]
+      const child = await spawnAsync(query)
+      expect(child).toMatchObject({ code: 0, stderr: '' })
+      expect(child.stdout).toBe((await runAsync(query)).stdout)
+      expect((await spawnAsync([...query, '--expect', 'CLOSED'])).code).toBe(1)
+      const nowhere = await spawnAsync(['query', '--out-trade-no', paid.outTradeNo, ...account().slice(0, -2), '--gateway', 'http://127.0.0.1:9/gateway.do', '--retries', '0'])
+      expect(nowhere).toMatchObject({ code: 1, stdout: expect.stringMatching(/^no answer: /) })
+    })
+
+    test('keygen writes the private key with mode 0600', () => {
+      const dir = path.join(scratch, 'spawned-keys')
+      expect(spawnCli(['keygen', '--bits', '1024', '--out', dir]).code).toBe(0)
+      expect(fs.statSync(path.join(dir, 'merchant_private_key.pem')).mode & 0o777).toBe(0o600)
+      expect(crypto.createPrivateKey(fs.readFileSync(path.join(dir, 'merchant_private_key.pem'))).asymmetricKeyDetails.modulusLength).toBe(1024)
+    })
   })
 })

@@ -285,12 +285,26 @@ const ioError = (message, field) => new CliError(message, { code: IO, field })
 
 let jsonOutput = false
 
+// Where a run writes, reads stdin and leaves its exit code: the process, or (runWith, for the
+// tests) buffers. Every output of the command goes through print, printJson and fail.
+const PROCESS_IO = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  stdinBytes: () => fs.readFileSync(0),
+  stdinStream: () => process.stdin,
+  stdinIsTTY: () => Boolean(process.stdin.isTTY),
+  exit: (code) => {
+    process.exitCode = code
+  },
+}
+let io = PROCESS_IO
+
 function print(text) {
-  process.stdout.write(text)
+  io.out(text)
 }
 
 function printJson(value) {
-  process.stdout.write(JSON.stringify(value) + '\n')
+  io.out(JSON.stringify(value) + '\n')
 }
 
 function fail(command, err) {
@@ -299,12 +313,12 @@ function fail(command, err) {
   const code = isOurs || isLibrary ? err.code : 'ERR_ALIPAYHK_INTERNAL'
   const field = typeof err.field === 'string' ? err.field : null
   const message = String(err.message).replace(/\s*\n\s*/g, ' ')
-  process.exitCode = 2
+  io.exit(2)
   if (jsonOutput) return printJson({ error: { code, field, message } })
   const prefix = command ? `alipayhk-pay ${command}` : 'alipayhk-pay'
   // The command line's own mistakes read as sentences; an error about the input names its code.
   const reason = code === USAGE || code === IO ? message : `${code}${field ? ` (${field})` : ''}: ${message}`
-  process.stderr.write(`${prefix}: ${reason}\n`)
+  io.err(`${prefix}: ${reason}\n`)
 }
 
 // --- near misses ----------------------------------------------------------------------------------
@@ -413,7 +427,7 @@ function readFileArg(file, what, field) {
 
 function readStdin(what) {
   try {
-    return fs.readFileSync(0)
+    return io.stdinBytes()
   } catch (err) {
     throw ioError(`cannot read ${what} from stdin (${err.code || err.message})`, '-')
   }
@@ -437,7 +451,7 @@ function mainInput({ options, positionals }, what, { legacyFile, legacyText } = 
   if (options.text !== undefined) return { text: options.text, from: 'text' }
   const file = positionals.length ? positionals[0] : legacyFile ? options[legacyFile] : undefined
   const field = positionals.length ? null : legacyFile && file !== undefined ? `--${legacyFile}` : null
-  if (file === '-' || (file === undefined && !process.stdin.isTTY)) return { bytes: readStdin(what), from: 'stdin' }
+  if (file === '-' || (file === undefined && !io.stdinIsTTY())) return { bytes: readStdin(what), from: 'stdin' }
   if (file === undefined) throw usage(`${what} is required: a FILE, - for stdin, or --text '<${what.replace(/^the /, '')}>'`, null)
   try {
     return { bytes: fs.readFileSync(file), from: 'file' }
@@ -540,7 +554,7 @@ function cmdInspect(argv) {
     keyGiven = false
     verification = verifyOrderStr(orderStr)
   }
-  if (!verification.ok) process.exitCode = 1
+  if (!verification.ok) io.exit(1)
 
   if (jsonOutput) {
     return printJson({
@@ -608,7 +622,7 @@ function cmdVerifyNotify(argv) {
   const { verifyNotify, isPaid } = loadAddon()
   const result = verifyNotify(body, key)
   if (!result.ok) {
-    process.exitCode = 1
+    io.exit(1)
     if (jsonOutput) return printJson({ ok: false, reason: result.reason, message: result.message, signType: result.signType || null })
     return print(`not verified: ${result.reason}: ${result.message}\n`)
   }
@@ -771,7 +785,7 @@ async function gatewayOutcome(call) {
     return { result: await call() }
   } catch (err) {
     if (!err || !OUTCOME_CODES.includes(err.code)) throw err
-    process.exitCode = 1
+    io.exit(1)
     const message = String(err.message).replace(/\s*\n\s*/g, ' ')
     if (jsonOutput) {
       const error = { code: err.code, field: typeof err.field === 'string' ? err.field : null, message }
@@ -822,7 +836,7 @@ async function cmdQuery(argv) {
   const alipay = gatewayAccount(options)
   const { result: r, failed } = await gatewayOutcome(() => alipay.queryOrder(outTradeNo !== undefined ? { outTradeNo } : { tradeNo }))
   if (failed) return
-  if (r.status !== want) process.exitCode = 1
+  if (r.status !== want) io.exit(1)
   if (jsonOutput) return printJson({ status: r.status, signedByAlipay: r.signedByAlipay, signType: r.signType || null, trade: r.trade || null })
   const name = outTradeNo !== undefined ? `order ${outTradeNo}` : `trade ${tradeNo}`
   if (r.status === 'NOT_FOUND') {
@@ -857,7 +871,7 @@ async function cmdRefund(argv) {
   if (options['notify-url'] !== undefined) refund.notifyUrl = options['notify-url']
   const { result: r, failed } = await gatewayOutcome(() => alipay.refund(refund))
   if (failed) return
-  if (r.status !== (options.async ? 'ACCEPTED' : 'SUCCESS')) process.exitCode = 1
+  if (r.status !== (options.async ? 'ACCEPTED' : 'SUCCESS')) io.exit(1)
   if (jsonOutput) {
     return printJson({ status: r.status, signedByAlipay: r.signedByAlipay, signType: r.signType || null, outTradeNo, outReturnNo, refund: r.refund || null })
   }
@@ -880,7 +894,7 @@ async function cmdRefundStatus(argv) {
   const alipay = gatewayAccount(options)
   const { result: r, failed } = await gatewayOutcome(() => alipay.refundStatus({ outTradeNo, outReturnNo }))
   if (failed) return
-  if (r.status !== want) process.exitCode = 1
+  if (r.status !== want) io.exit(1)
   if (jsonOutput) return printJson({ status: r.status, signedByAlipay: r.signedByAlipay, signType: r.signType || null, refund: r.refund || null })
   const detail = r.refund && r.refund.refundErrorCode ? `, ${r.refund.refundErrorCode}` : ''
   const what = r.status === 'NOT_FOUND' ? `Alipay has no refund ${outReturnNo} of order ${outTradeNo}` : `refund ${outReturnNo} of order ${outTradeNo}${detail}`
@@ -1182,7 +1196,7 @@ async function cmdReconcile(argv) {
     }
   }
   // A path is read by reconcileFile in chunks into one buffer.
-  const input = file === '-' ? process.stdin : file
+  const input = file === '-' ? io.stdinStream() : file
 
   // The line of the ledger each record came from, by the order given: a refused record is
   // named by its line.
@@ -1209,7 +1223,7 @@ async function cmdReconcile(argv) {
     }
     throw err
   }
-  if (!report.ok) process.exitCode = 1
+  if (!report.ok) io.exit(1)
   if (jsonOutput) return printJson(report)
   print(reportText(report, { file: file === '-' ? 'stdin' : file, ledger, day, settlementBatch: options['settlement-batch'] }))
 }
@@ -1253,10 +1267,52 @@ function main(argv) {
   try {
     // The gateway commands are async: their errors arrive as a rejection.
     const done = run(rest)
-    if (done && typeof done.then === 'function') done.catch((err) => fail(command, err))
+    if (done && typeof done.then === 'function') return done.catch((err) => fail(command, err))
   } catch (err) {
     fail(command, err)
   }
 }
 
-main(process.argv.slice(2))
+/**
+ * One command line run in this process, for the tests: what it printed and its exit code, as
+ * `{ code, stdout, stderr }`, or a Promise of it for the commands that wait (the gateway
+ * commands and reconcile). `stdin` is what it reads from stdin, which is a pipe unless
+ * `stdinIsTTY`. Relative paths are the process's (the caller changes directory). One run at a
+ * time.
+ */
+function runWith(argv, { stdin = '', stdinIsTTY = false } = {}) {
+  if (io !== PROCESS_IO) throw new Error('runWith: a run is already under way')
+  const out = []
+  const err = []
+  let code = 0
+  const bytes = Buffer.from(stdin)
+  io = {
+    out: (text) => out.push(text),
+    err: (text) => err.push(text),
+    stdinBytes: () => bytes,
+    stdinStream: () => require('node:stream').Readable.from([bytes]),
+    stdinIsTTY: () => stdinIsTTY,
+    exit: (c) => {
+      code = c
+    },
+  }
+  const finish = () => {
+    io = PROCESS_IO
+    return { code, stdout: out.join(''), stderr: err.join('') }
+  }
+  let done
+  try {
+    done = main(argv)
+  } catch (e) {
+    io = PROCESS_IO
+    throw e
+  }
+  if (done && typeof done.then === 'function') return done.then(finish, (e) => {
+    io = PROCESS_IO
+    throw e
+  })
+  return finish()
+}
+
+if (require.main === module) main(process.argv.slice(2))
+else module.exports = { runWith }
