@@ -11,8 +11,7 @@ use crate::convert::{byte_view, describe, is_nullish, string_of, text_if_string,
 use crate::js_error::{run, Extra, Fail, Outcome};
 use alipayhk_pay_core::limits::MAX_VALUE_CHARS;
 use alipayhk_pay_core::reconcile::{
-    self as core, Amount, Currency, Kind, MismatchField, SettlementBatch, Timestamp,
-    TransactionParser,
+    self as core, Kind, MismatchField, RecordText, SettlementBatch, TransactionParser,
 };
 use alipayhk_pay_core::{Error, ErrorCode};
 use napi::bindgen_prelude::*;
@@ -492,8 +491,7 @@ impl Names {
 }
 
 fn record_error(index: u64, field: &str, message: impl AsRef<str>) -> Fail {
-    let field = format!("merchantRecords[{index}].{field}");
-    Error::argument(&field, format!("{field}: {}", message.as_ref())).into()
+    core::record_error(index, field, message).into()
 }
 
 /// A string field of a record: `object[key]` when it is an own property, `None` when it is
@@ -593,52 +591,24 @@ fn add_object(
         }
         None => required(None, index, "kind")?,
     };
-    let kind = match kind.as_str() {
-        "payment" => Kind::Payment,
-        "refund" => Kind::Refund,
-        other => {
-            return Err(record_error(
-                index,
-                "kind",
-                format!("{other:?} is not 'payment' or 'refund'"),
-            ))
-        }
-    };
+    let kind = Kind::of_record(&kind, index)?;
     let out_trade_no = required(
         either(names.out_trade_no, "outTradeNo")?,
         index,
         "outTradeNo",
     )?;
     let out_return_no = either(names.out_return_no, "outReturnNo")?;
-    let amount_text = required(get(names.amount, "amount")?, index, "amount")?;
-    let amount = Amount::parse(&amount_text)
-        .map_err(|e| record_error(index, "amount", format!("{amount_text:?} {}", e.describe())))?;
-    let currency_text = required(get(names.currency, "currency")?, index, "currency")?;
-    let currency = Currency::parse(currency_text.as_bytes()).ok_or_else(|| {
-        record_error(
-            index,
-            "currency",
-            format!("{currency_text:?} is not three capital letters, e.g. HKD"),
-        )
-    })?;
-    let time = match get(names.time, "time")? {
-        None => None,
-        Some(t) => Some(Timestamp::parse(t.as_bytes()).ok_or_else(|| {
-            record_error(
-                index,
-                "time",
-                format!("{t:?} is not a real YYYY-MM-DD HH:MM:SS time"),
-            )
-        })?),
-    };
-    // The core checks the rest (ids, a payment with an outReturnNo, duplicates, …).
-    reconciler.add(core::MerchantRecord {
+    let amount = required(get(names.amount, "amount")?, index, "amount")?;
+    let currency = required(get(names.currency, "currency")?, index, "currency")?;
+    let time = get(names.time, "time")?;
+    // The core parses and checks the values (amount, currency, time, ids, duplicates, …).
+    reconciler.add_text(RecordText {
         kind,
-        out_trade_no,
-        out_return_no,
-        amount,
-        currency,
-        time,
+        out_trade_no: &out_trade_no,
+        out_return_no: out_return_no.as_deref(),
+        amount: &amount,
+        currency: &currency,
+        time: time.as_deref(),
     })?;
     Ok(())
 }

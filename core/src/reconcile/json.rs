@@ -8,11 +8,9 @@
 //! string (zero to two decimals), never a JSON number: a float cannot hold every amount.
 //! Other fields of a ledger line are ignored.
 
-use super::amount::Amount;
-use super::report::Reconciler;
+use super::report::{record_error, Reconciler, RecordText};
 use super::transactions::Kind;
-use super::values::{Currency, Timestamp};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use serde::de::{Deserializer as _, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -35,19 +33,6 @@ struct RecordIn<'a> {
 }
 
 const SHAPE: &str = "a record is {\"kind\":\"payment\"|\"refund\",\"outTradeNo\":\"…\",\"outReturnNo\":\"…\" (refunds only),\"amount\":\"12.30\",\"currency\":\"HKD\",\"time\":\"YYYY-MM-DD HH:MM:SS\" (optional)}";
-
-fn record_error(index: u64, field: &str, message: impl AsRef<str>) -> Error {
-    let field = if field.is_empty() {
-        format!("merchantRecords[{index}]")
-    } else {
-        format!("merchantRecords[{index}].{field}")
-    };
-    Error::with_field(
-        ErrorCode::InvalidArgument,
-        field.clone(),
-        format!("{field}: {}", message.as_ref()),
-    )
-}
 
 fn json_error(index: u64, e: serde_json::Error) -> Error {
     record_error(index, "", format!("{e}; {SHAPE}"))
@@ -84,46 +69,14 @@ impl Reconciler {
     }
 
     fn add_in(&mut self, r: RecordIn<'_>) -> Result<()> {
-        let index = self.records();
-        let amount = Amount::parse(&r.amount).map_err(|e| {
-            record_error(index, "amount", format!("{:?} {}", r.amount, e.describe()))
-        })?;
-        let currency = Currency::parse(r.currency.as_bytes()).ok_or_else(|| {
-            record_error(
-                index,
-                "currency",
-                format!("{:?} is not three capital letters, e.g. HKD", r.currency),
-            )
-        })?;
-        let time = match &r.time {
-            None => None,
-            Some(t) => Some(Timestamp::parse(t.as_bytes()).ok_or_else(|| {
-                record_error(
-                    index,
-                    "time",
-                    format!("{t:?} is not a real YYYY-MM-DD HH:MM:SS time"),
-                )
-            })?),
-        };
-        match r.kind {
-            Kind::Payment => {
-                if r.out_return_no.as_deref().is_some_and(|s| !s.is_empty()) {
-                    return Err(record_error(
-                        index,
-                        "outReturnNo",
-                        "a payment has no outReturnNo; give kind \"refund\" for a refund",
-                    ));
-                }
-                self.add_payment(&r.out_trade_no, amount, currency, time)
-            }
-            Kind::Refund => self.add_refund(
-                r.out_return_no.as_deref().unwrap_or(""),
-                &r.out_trade_no,
-                amount,
-                currency,
-                time,
-            ),
-        }
+        self.add_text(RecordText {
+            kind: r.kind,
+            out_trade_no: &r.out_trade_no,
+            out_return_no: r.out_return_no.as_deref(),
+            amount: &r.amount,
+            currency: &r.currency,
+            time: r.time.as_deref(),
+        })
     }
 }
 

@@ -31,9 +31,10 @@ pub mod values;
 
 pub use amount::Amount;
 pub use records::MerchantRecord;
+pub use report::record_error;
 pub use report::{
     reconcile, reconcile_reader, AlipayEntry, Counts, DayTotals, MerchantEntry, Mismatch,
-    MismatchField, Reconciler, Report, SettlementCheck, Sums, DEFAULT_LIST_LIMIT,
+    MismatchField, Reconciler, RecordText, Report, SettlementCheck, Sums, DEFAULT_LIST_LIMIT,
 };
 pub use settlement::{
     parse_settlement_batches, read_settlement_batches, SettlementBatch, SettlementBatchParser,

@@ -352,13 +352,51 @@ impl Default for Reconciler {
     }
 }
 
-fn record_error(index: u64, field: &str, message: impl AsRef<str>) -> Error {
-    let field = format!("merchantRecords[{index}].{field}");
+/// The error of merchant record `index`: `ERR_ALIPAYHK_INVALID_ARGUMENT` with field
+/// `merchantRecords[i].<field>` (or `merchantRecords[i]` for an empty `field`), the message
+/// starting with that field. The one shape for every reader of records (JSON, a binding).
+pub fn record_error(index: u64, field: &str, message: impl AsRef<str>) -> Error {
+    let field = if field.is_empty() {
+        format!("merchantRecords[{index}]")
+    } else {
+        format!("merchantRecords[{index}].{field}")
+    };
     Error::with_field(
         ErrorCode::InvalidArgument,
         field.clone(),
         format!("{field}: {}", message.as_ref()),
     )
+}
+
+/// A merchant record as text, as a ledger or a caller holds it: the kind read, the rest
+/// still strings. [`Reconciler::add_text`] parses them with the record rules.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordText<'a> {
+    pub kind: Kind,
+    pub out_trade_no: &'a str,
+    pub out_return_no: Option<&'a str>,
+    /// Zero to two decimals, e.g. `"12.30"`.
+    pub amount: &'a str,
+    /// Three capital letters, e.g. `"HKD"`.
+    pub currency: &'a str,
+    /// `YYYY-MM-DD HH:MM:SS`, optional.
+    pub time: Option<&'a str>,
+}
+
+impl Kind {
+    /// A record's kind, `"payment"` or `"refund"`; anything else is the error of record
+    /// `index`'s `kind`.
+    pub fn of_record(text: &str, index: u64) -> Result<Kind> {
+        match text {
+            "payment" => Ok(Kind::Payment),
+            "refund" => Ok(Kind::Refund),
+            other => Err(record_error(
+                index,
+                "kind",
+                format!("{other:?} is not 'payment' or 'refund'"),
+            )),
+        }
+    }
 }
 
 impl Reconciler {
@@ -402,36 +440,78 @@ impl Reconciler {
     /// `merchantRecords[i].…`): an empty id, a refund without `outReturnNo` or a payment with
     /// one, a negative amount, an id given twice, a record added after the first row.
     pub fn add(&mut self, record: MerchantRecord) -> Result<()> {
-        match record.kind {
+        self.add_parts(
+            record.kind,
+            &record.out_trade_no,
+            record.out_return_no.as_deref(),
+            record.amount,
+            record.currency,
+            record.time,
+        )
+    }
+
+    /// Adds one merchant record given as text: the amount, currency and time are parsed
+    /// (errors name `merchantRecords[i].amount`, `.currency`, `.time`), then it is added as by
+    /// [`Reconciler::add`].
+    pub fn add_text(&mut self, r: RecordText<'_>) -> Result<()> {
+        let index = self.records;
+        let amount = Amount::parse(r.amount).map_err(|e| {
+            record_error(index, "amount", format!("{:?} {}", r.amount, e.describe()))
+        })?;
+        let currency = Currency::parse(r.currency.as_bytes()).ok_or_else(|| {
+            record_error(
+                index,
+                "currency",
+                format!("{:?} is not three capital letters, e.g. HKD", r.currency),
+            )
+        })?;
+        let time = match r.time {
+            None => None,
+            Some(t) => Some(Timestamp::parse(t.as_bytes()).ok_or_else(|| {
+                record_error(
+                    index,
+                    "time",
+                    format!("{t:?} is not a real YYYY-MM-DD HH:MM:SS time"),
+                )
+            })?),
+        };
+        self.add_parts(
+            r.kind,
+            r.out_trade_no,
+            r.out_return_no,
+            amount,
+            currency,
+            time,
+        )
+    }
+
+    fn add_parts(
+        &mut self,
+        kind: Kind,
+        out_trade_no: &str,
+        out_return_no: Option<&str>,
+        amount: Amount,
+        currency: Currency,
+        time: Option<Timestamp>,
+    ) -> Result<()> {
+        match kind {
             Kind::Payment => {
-                if record
-                    .out_return_no
-                    .as_deref()
-                    .is_some_and(|s| !s.is_empty())
-                {
+                if out_return_no.is_some_and(|s| !s.is_empty()) {
                     return Err(record_error(
                         self.records,
                         "outReturnNo",
                         "a payment has no outReturnNo; give kind \"refund\" for a refund",
                     ));
                 }
-                self.add_payment(
-                    &record.out_trade_no,
-                    record.amount,
-                    record.currency,
-                    record.time,
-                )
+                self.add_payment(out_trade_no, amount, currency, time)
             }
-            Kind::Refund => {
-                let out_return_no = record.out_return_no.as_deref().unwrap_or("");
-                self.add_refund(
-                    out_return_no,
-                    &record.out_trade_no,
-                    record.amount,
-                    record.currency,
-                    record.time,
-                )
-            }
+            Kind::Refund => self.add_refund(
+                out_return_no.unwrap_or(""),
+                out_trade_no,
+                amount,
+                currency,
+                time,
+            ),
         }
     }
 
