@@ -598,6 +598,12 @@ describe('usage', () => {
     expectUsageError(run(['sign', '--sign-type', 'RSA2', '--sign-type', 'RSA']), /--sign-type is given twice/)
     expectUsageError(run(['sign', '-x']), /^alipayhk-pay sign: unknown option -x$/)
     expectUsageError(run(['keygen', 'dir']), /unexpected argument "dir"/)
+    // A single dash before a name=value option: the name is named, the value (a key) is not.
+    const typo = run(['sign', '-md5-key=k3j5h6g7f8d9s0a1SECRET', '--json'])
+    expect(typo.code).toBe(2)
+    expect(JSON.parse(typo.stdout).error).toMatchObject({ field: '-md5-key' })
+    expect(typo.stdout + typo.stderr).not.toContain('SECRET')
+    expectUsageError(run(['sign', '-md5-key=k3j5h6g7f8d9s0a1SECRET']), /^alipayhk-pay sign: unknown option -md5-key( |$)/)
   })
 })
 

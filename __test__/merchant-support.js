@@ -12,6 +12,7 @@ const path = require('node:path')
 const root = path.join(__dirname, '..')
 const KEYS = path.join(root, 'examples', 'test-keys')
 const SCRIPT = path.join(root, 'scripts', 'postgres.sh')
+const { redact } = require('../examples/ledger/postgres')
 const readKey = (name) => fs.readFileSync(path.join(KEYS, name), 'utf8')
 const MERCHANT_PRIVATE = readKey('merchant_private_key.TEST-ONLY.pem')
 const MERCHANT_PUBLIC = readKey('merchant_public_key.TEST-ONLY.pem')
@@ -25,16 +26,6 @@ const HOW_TO = [
   'scripts/postgres.sh, or start one and point DATABASE_URL at it:',
   '  eval "$(scripts/postgres.sh start)"   # exports DATABASE_URL; then npm test; scripts/postgres.sh stop',
 ].join('\n')
-
-function redact(url) {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString()
-  } catch {
-    return '(not a URL)'
-  }
-}
 
 async function connect(url) {
   const { Client } = require('pg')

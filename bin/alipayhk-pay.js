@@ -398,7 +398,9 @@ function parseArgs(argv, spec) {
       continue
     }
     if (!arg.startsWith('--')) {
-      throw usage(`unknown option ${arg}${didYouMean(nearMisses(arg.replace(/^-+/, ''), Object.keys(spec)), '--')}`, arg)
+      // Only the name: `-md5-key=…` must not print the key it holds.
+      const given = arg.split('=')[0]
+      throw usage(`unknown option ${given}${didYouMean(nearMisses(given.replace(/^-+/, ''), Object.keys(spec)), '--')}`, given)
     }
     const eq = arg.indexOf('=')
     const name = arg.slice(2, eq < 0 ? undefined : eq)
@@ -1037,15 +1039,9 @@ async function* ledgerDatabaseRecords(databaseUrl, day) {
   }
 }
 
-/** A database URL with its password replaced, to print. */
+/** A database URL with its passwords replaced, to print (the example ledger's redact). */
 function redactUrl(url) {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString()
-  } catch {
-    return '(a --database-url that is not a URL)'
-  }
+  return require('../examples/ledger/postgres').redact(url)
 }
 
 const money = (x) => {

@@ -22,14 +22,18 @@ function loadPg() {
   }
 }
 
-/** The URL with its password replaced, for logs. */
+/**
+ * The URL with its passwords replaced, for logs and messages: the one in the user part and the
+ * ones pg also reads from the query string (`?password=`, `?sslpassword=`).
+ */
 function redact(databaseUrl) {
   try {
     const u = new URL(databaseUrl)
     if (u.password) u.password = '***'
+    for (const name of ['password', 'sslpassword']) if (u.searchParams.has(name)) u.searchParams.set(name, '***')
     return u.toString()
   } catch {
-    return '(a DATABASE_URL that is not a URL)'
+    return '(a database URL that is not a URL)'
   }
 }
 
