@@ -420,6 +420,9 @@ async function startMerchantServer(options = {}) {
       const r = await ledger.refund(outReturnNo)
       if (!r || r.status !== 'PENDING') return r
       const attempt = await ledger.markRefundAttempt(outReturnNo)
+      // 0: no longer PENDING (a refund notification settled it since the read above); never
+      // send it again.
+      if (attempt === 0) return ledger.refund(outReturnNo)
       let outcome = null
       try {
         if (attempt > 1) outcome = await askRefundStatus(r)
