@@ -292,15 +292,7 @@ pub struct GatewayConfig {
 impl GatewayConfig {
     /// Checks the partner ID; GET and the HK `gmt_return` form by default.
     pub fn new(partner: &str, gateway: Gateway) -> Result<GatewayConfig> {
-        if !is_partner(partner) {
-            return Err(Error::invalid(
-                "partner",
-                format!(
-                    "partner must be 16 digits starting with 2088; got {}",
-                    short(partner)
-                ),
-            ));
-        }
+        crate::merchant::check_partner(partner)?;
         Ok(GatewayConfig {
             partner: partner.to_owned(),
             gateway,
@@ -308,11 +300,6 @@ impl GatewayConfig {
             method: HttpMethod::default(),
         })
     }
-}
-
-/// The partner ID by the one `partner` rule of the rules table (docs/protocol.md §2).
-pub(crate) fn is_partner(s: &str) -> bool {
-    crate::merchant::check_partner(s).is_ok()
 }
 
 /// A value for a message: quoted, cut short when long.

@@ -153,15 +153,7 @@ pub fn build_request(
     signer: Option<&Signer>,
     now_unix_secs: i64,
 ) -> Result<GatewayRequest> {
-    if !super::is_partner(&config.partner) {
-        return Err(Error::invalid(
-            "partner",
-            format!(
-                "partner must be 16 digits starting with 2088; got {}",
-                short(&config.partner)
-            ),
-        ));
-    }
+    crate::merchant::check_partner(&config.partner)?;
     let signer = match (service.is_signed(), signer) {
         (true, None) => {
             return Err(Error::argument(
