@@ -198,6 +198,11 @@ describe.each(['file', 'postgres'])('refunds and recovery on the %s ledger', (ki
     await waitUntil(() => asked().length >= 1, { timeoutMs: 5000, what: 'a first query' })
     await sim.pay(orderStr, 'cancel') // the payer opened the cashier and left
     await waitUntil(() => asked().length >= 3, { timeoutMs: 5000, what: 'more queries' })
+    // Alipay's answers: no trade before the payer came, then a trade (WAIT_BUYER_PAY, unpaid).
+    const answers = asked().map((r) => r.answer)
+    expect(answers[0]).toBe('F TRADE_NOT_EXIST')
+    expect(answers.slice(1)).toContain('T')
+    expect(sim.trades().filter((t) => t.outTradeNo === outTradeNo)).toMatchObject([{ status: 'WAIT_BUYER_PAY' }])
     expect((await get(merchant, `/orders/${outTradeNo}`)).status).toBe('UNPAID')
     expect((await merchant.ledger.payments()).filter((p) => p.outTradeNo === outTradeNo)).toEqual([])
   })
