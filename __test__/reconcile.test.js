@@ -666,6 +666,9 @@ describe('alipayhk-pay reconcile', () => {
     usage(['reconcile', tradeFile(), 'other.csv', '--ledger', ledger], /give one transaction file \(got 2 arguments\)/)
     usage(['reconcile', path.join(scratch, `${PARTNER}_fptrade_20240502.csv`), '--ledger', ledger], /cannot read the transaction file .* \(ENOENT\)/)
     usage(['reconcile', tradeFile(), '--ledger', path.join(scratch, 'nope.jsonl')], /cannot read the ledger from .*nope\.jsonl \(ENOENT\)/)
+    // A folder opens but cannot be read: the ledger is named, not the transaction file.
+    fs.mkdirSync(path.join(scratch, 'a-folder'), { recursive: true })
+    usage(['reconcile', tradeFile(), '--ledger', path.join(scratch, 'a-folder')], /cannot read the ledger from .*a-folder \(EISDIR\)/)
     usage(['reconcile', tradeFile(), '--ledger', ledger, '--list-limit', 'x'], /--list-limit must be a whole number/)
     const json = run(['reconcile', tradeFile(), '--json'])
     expect(json.code).toBe(2)

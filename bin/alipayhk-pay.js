@@ -968,31 +968,42 @@ async function* ledgerFileRecords(file, day) {
   }
   const bad = (line, why) => new CliError(`${file} line ${line}: ${why}`, { code: 'ERR_ALIPAYHK_INVALID_ARGUMENT', field: '--ledger' })
   const refunds = new Map() // outReturnNo -> { refund, line }
-  const lines = require('node:readline').createInterface({ input: fs.createReadStream(null, { fd }), crlfDelay: Infinity })
+  // Closed in `finally` also when the reading stops early (a refused record, a bad line).
+  const input = fs.createReadStream(null, { fd })
+  const lines = require('node:readline').createInterface({ input, crlfDelay: Infinity })
   let n = 0
-  for await (const text of lines) {
-    n++
-    if (!text.trim()) continue
-    let e
-    try {
-      e = JSON.parse(text)
-    } catch (err) {
-      throw bad(n, `not JSON (${err.message})`)
+  try {
+    for await (const text of lines) {
+      n++
+      if (!text.trim()) continue
+      let e
+      try {
+        e = JSON.parse(text)
+      } catch (err) {
+        throw bad(n, `not JSON (${err.message})`)
+      }
+      if (e === null || typeof e !== 'object' || Array.isArray(e)) throw bad(n, 'not a JSON object')
+      if (Object.prototype.hasOwnProperty.call(e, 'kind')) {
+        if (onDay(day, e.time)) yield { record: e, line: n }
+      } else if (e.type === 'payment') {
+        const record = paymentRecord(e)
+        if (onDay(day, record.time)) yield { record, line: n }
+      } else if (e.type === 'refund') {
+        refunds.set(e.outReturnNo, { refund: { ...e, status: 'PENDING', settledAt: undefined }, line: n })
+      } else if (e.type === 'refund_result') {
+        const r = refunds.get(e.outReturnNo)
+        if (r) Object.assign(r.refund, { status: e.status, settledAt: e.settledAt })
+      } else if (typeof e.type !== 'string') {
+        throw bad(n, 'neither a merchant record { "kind", "outTradeNo", "amount", "currency", … } nor an entry of the example merchant server\'s ledger { "type", … }')
+      }
     }
-    if (e === null || typeof e !== 'object' || Array.isArray(e)) throw bad(n, 'not a JSON object')
-    if (Object.prototype.hasOwnProperty.call(e, 'kind')) {
-      if (onDay(day, e.time)) yield { record: e, line: n }
-    } else if (e.type === 'payment') {
-      const record = paymentRecord(e)
-      if (onDay(day, record.time)) yield { record, line: n }
-    } else if (e.type === 'refund') {
-      refunds.set(e.outReturnNo, { refund: { ...e, status: 'PENDING', settledAt: undefined }, line: n })
-    } else if (e.type === 'refund_result') {
-      const r = refunds.get(e.outReturnNo)
-      if (r) Object.assign(r.refund, { status: e.status, settledAt: e.settledAt })
-    } else if (typeof e.type !== 'string') {
-      throw bad(n, 'neither a merchant record { "kind", "outTradeNo", "amount", "currency", … } nor an entry of the example merchant server\'s ledger { "type", … }')
-    }
+  } catch (err) {
+    // A read error (a directory, EIO) is the ledger's, not the transaction file's.
+    if (err && typeof err.syscall === 'string') throw ioError(`cannot read the ledger from ${file} (${err.code || err.message})`, '--ledger')
+    throw err
+  } finally {
+    lines.close()
+    input.destroy()
   }
   for (const { refund, line } of refunds.values()) {
     const record = refundRecord(refund)
