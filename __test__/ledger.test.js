@@ -258,6 +258,18 @@ describe.each(['file', 'postgres'])('the %s ledger', (kind) => {
 })
 
 describe('the file ledger has one owner', () => {
+  test('a ledger that cannot be read (a broken line in the middle) is refused and leaves no lock: fixed, it opens again', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alipayhk-ledger-'))
+    tempDirs.push(dir)
+    const file = path.join(dir, 'ledger.jsonl')
+    fs.writeFileSync(file, '{"type":"x"}\n{"type":\n{"type":"y"}\n')
+    await expect(openLedger({ dataDir: dir })).rejects.toThrow(SyntaxError)
+    expect(fs.existsSync(path.join(dir, 'ledger.lock'))).toBe(false)
+    fs.writeFileSync(file, '{"type":"x"}\n{"type":"y"}\n')
+    const ledger = await openLedger({ dataDir: dir })
+    await ledger.close()
+  })
+
   test('a second open of the same file, in this process or another live one, is refused; a dead owner\'s lock is taken over', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alipayhk-ledger-'))
     tempDirs.push(dir)

@@ -155,17 +155,24 @@ async function openFileLedger(options) {
   // Replay. A last line without its newline is a write cut short by a crash: it was never
   // acknowledged to anyone, so it is dropped (and cut off, so the next line does not glue onto it).
   const existed = fs.existsSync(file)
-  if (existed) {
-    let text = fs.readFileSync(file, 'utf8')
-    const end = text.lastIndexOf('\n') + 1
-    if (end < text.length) {
-      fs.truncateSync(file, Buffer.byteLength(text.slice(0, end)))
-      text = text.slice(0, end)
-      if (options.log) options.log(`ledger ${file}: a line cut short by a crash was dropped`)
+  try {
+    if (existed) {
+      let text = fs.readFileSync(file, 'utf8')
+      const end = text.lastIndexOf('\n') + 1
+      if (end < text.length) {
+        fs.truncateSync(file, Buffer.byteLength(text.slice(0, end)))
+        text = text.slice(0, end)
+        if (options.log) options.log(`ledger ${file}: a line cut short by a crash was dropped`)
+      }
+      for (const line of text.split('\n')) if (line) apply(JSON.parse(line))
     }
-    for (const line of text.split('\n')) if (line) apply(JSON.parse(line))
+    fd = fs.openSync(file, 'a')
+  } catch (err) {
+    // A ledger that cannot be read leaves no lock behind: the owner can fix it and open it again.
+    openFiles.delete(file)
+    fs.rmSync(lockFile, { force: true })
+    throw err
   }
-  fd = fs.openSync(file, 'a')
   if (!existed) {
     // The new file's name must survive a crash too.
     const dir = fs.openSync(dataDir, 'r')
@@ -176,8 +183,15 @@ async function openFileLedger(options) {
   function append(entry) {
     if (broken) throw broken
     if (fd === null) throw new LedgerError('ERR_LEDGER_CLOSED', 'the ledger is closed')
-    fs.writeSync(fd, JSON.stringify(entry) + '\n')
-    fs.fsyncSync(fd)
+    try {
+      fs.writeSync(fd, JSON.stringify(entry) + '\n')
+      fs.fsyncSync(fd)
+    } catch (err) {
+      // Part of the line may be on disk (ENOSPC, EIO): nothing more is written after it, so the
+      // next start drops it as a line cut short instead of finding two lines glued together.
+      broken = new LedgerError('ERR_LEDGER_BROKEN', `a write to ${file} failed (${err.code || err.message}); restart the server`, { cause: err })
+      throw broken
+    }
     apply(entry)
   }
 
