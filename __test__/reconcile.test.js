@@ -425,6 +425,8 @@ describe('merchant records: read from own properties, refused with a field namin
     refusal([{ ...rec, outTradeNo: 'A\ud800' }], 'merchantRecords[0].outTradeNo', /lone UTF-16 surrogate/)
     refusal([42], 'merchantRecords[0]', /must be a record .* got a number/)
     refusal([rec, Buffer.from('{}')], 'merchantRecords[1]', /got a Buffer/)
+    refusal([new Map(Object.entries(rec))], 'merchantRecords[0]', /must be a record .* got a Map$/)
+    refusal([Promise.resolve(rec)], 'merchantRecords[0]', /got a Promise \(missing `await`\?\)/)
     refusal([null], 'merchantRecords[0]', /got null/)
     refusal(new Map(), 'merchantRecords', /got an object/)
     refusal(42, 'merchantRecords', /array of records/)

@@ -7,7 +7,9 @@
 //! the core's report is mirrored here as a `#[napi(object)]` struct and converted field by
 //! field; the records reader follows the own-property rules of `records.rs`.
 
-use crate::convert::{byte_view, describe, is_nullish, string_of, text_if_string, Text};
+use crate::convert::{
+    byte_view, describe, is_nullish, not_a_record, string_of, text_if_string, Text,
+};
 use crate::js_error::{run, Extra, Fail, Outcome};
 use alipayhk_pay_core::limits::MAX_VALUE_CHARS;
 use alipayhk_pay_core::reconcile::{
@@ -550,15 +552,20 @@ fn required(value: Option<String>, index: u64, field: &str) -> Outcome<String> {
     })
 }
 
-/// The error for an element that is not a record object.
-fn not_a_record(value: &Unknown<'_>, index: u64) -> Outcome<Fail> {
+/// The error for an element that is not a record object; `what` names it when known.
+fn record_shape_error(
+    value: &Unknown<'_>,
+    index: u64,
+    what: Option<&'static str>,
+) -> Outcome<Fail> {
     let field = format!("merchantRecords[{index}]");
+    let got = match what {
+        Some(what) => what,
+        None => describe(value)?,
+    };
     Ok(Error::argument(
         &field,
-        format!(
-            "{field} must be a record {RECORD_SHAPE}; got {}",
-            describe(value)?
-        ),
+        format!("{field} must be a record {RECORD_SHAPE}; got {got}"),
     )
     .into())
 }
@@ -572,7 +579,7 @@ fn add_object(
 ) -> Outcome<()> {
     let index = reconciler.records();
     if value.get_type()? != ValueType::Object || value.is_array()? {
-        return Err(not_a_record(value, index)?);
+        return Err(record_shape_error(value, index, None)?);
     }
     let raw_env = env.raw();
     let object = value.raw();
@@ -585,11 +592,13 @@ fn add_object(
     };
     let kind = match get(names.kind, "kind")? {
         Some(kind) => kind,
-        // A Buffer, a Map, a Promise …: say what it is rather than that `kind` is missing.
-        None if byte_view(value)?.is_some() || value.is_promise()? => {
-            return Err(not_a_record(value, index)?)
+        None => {
+            // A Buffer, a Map, a Promise …: say what it is rather than that `kind` is missing.
+            if let Some(what) = not_a_record(env, value)? {
+                return Err(record_shape_error(value, index, Some(what))?);
+            }
+            required(None, index, "kind")?
         }
-        None => required(None, index, "kind")?,
     };
     let kind = Kind::of_record(&kind, index)?;
     let out_trade_no = required(
