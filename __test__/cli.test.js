@@ -717,7 +717,7 @@ describe('alipayhk-pay query, refund, refund-status (against the simulator on 12
     const r1 = id('R')
     const first = await refund(r1, '4.00')
     expect(first).toMatchObject({ code: 0, stderr: '' })
-    expect(first.stdout).toMatch(new RegExp(`^SUCCESS: refund ${r1} of order ${outTradeNo} \\(4\\.00 HKD\\) \\(confirmed by the refund query: reply signed RSA2`))
+    expect(first.stdout).toMatch(new RegExp(`^SUCCESS: refund ${r1} of order ${outTradeNo} \\(4\\.00 HKD requested\\) \\(confirmed by the refund query: reply signed RSA2`))
     const second = await runAsyncJson(['refund', '--out-trade-no', outTradeNo, '--out-return-no', id('R'), '--amount', '5.00', '--reason', 'r', ...account()])
     expect(second).toMatchObject({ code: 0, json: { status: 'SUCCESS', signedByAlipay: true, signType: 'RSA2', outTradeNo, refund: { refundResultCode: 'SUCCESS' } } })
 

@@ -877,7 +877,8 @@ async function cmdRefund(argv) {
   if (jsonOutput) {
     return printJson({ status: r.status, signedByAlipay: r.signedByAlipay, signType: r.signType || null, outTradeNo, outReturnNo, refund: r.refund || null })
   }
-  const what = `refund ${outReturnNo} of order ${outTradeNo} (${amount} ${refund.currency || 'HKD'})`
+  // The amount is the one asked for: the signed refund query confirms the status, not an amount.
+  const what = `refund ${outReturnNo} of order ${outTradeNo} (${amount} ${refund.currency || 'HKD'} requested)`
   if (r.status === 'ACCEPTED') {
     return print(`ACCEPTED: ${what}: the result comes by a refund_status_sync notification; or ask with alipayhk-pay refund-status\n`)
   }
