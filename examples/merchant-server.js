@@ -50,6 +50,7 @@ const http = require('node:http')
 const path = require('node:path')
 const { AlipayHK, parseOrderStr } = require('..')
 const { openLedger, toCents, fromCents } = require('./ledger')
+const { pausePoint } = require('./ledger/common')
 
 const TEST_KEYS = path.join(__dirname, 'test-keys')
 const TEST_PRIVATE_KEY_FILE = path.join(TEST_KEYS, 'merchant_private_key.TEST-ONLY.pem')
@@ -427,7 +428,7 @@ async function startMerchantServer(options = {}) {
       try {
         if (attempt > 1) outcome = await askRefundStatus(r)
         if (attempt <= 1 || outcome === 'NOT_FOUND') {
-          await pausePoint('refund-request') // test hook: the intent is recorded, Alipay not asked
+          await pausePoint(options, 'refund-request') // test hook: the intent is recorded, Alipay not asked
           outcome = await sendRefund(r)
         }
       } catch (err) {
@@ -442,12 +443,6 @@ async function startMerchantServer(options = {}) {
     } finally {
       await release()
     }
-  }
-
-  function pausePoint(name) {
-    if (options.pauseAt !== name) return undefined
-    if (options.onPause) options.onPause(name)
-    return new Promise(() => {})
   }
 
   async function createRefund(req, res, outTradeNo) {
